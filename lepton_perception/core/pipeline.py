@@ -1,0 +1,65 @@
+"""One frame (or a batch of frames from several cameras) through detect -> track -> predict."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from lepton_perception.core.camera import GroundProjector
+from lepton_perception.core.detection import Detector
+from lepton_perception.core.prediction.base import Predictor
+from lepton_perception.core.tracking.tracker import MultiObjectTracker
+from lepton_perception.core.types import Frame, FrameResult, TrackState
+
+
+class Pipeline:
+    """Owns one tracker per camera; the detector and predictor are shared across cameras."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        make_tracker: Callable[[], MultiObjectTracker],
+        predictor: Predictor | None = None,
+    ) -> None:
+        self.detector = detector
+        self.predictor = predictor
+        self._make_tracker = make_tracker
+        self.trackers: dict[str, MultiObjectTracker] = {}
+
+    def step(self, frame: Frame, projector: GroundProjector | None = None) -> FrameResult:
+        return self.step_batch([frame], [projector])[0]
+
+    def step_batch(
+        self, frames: Sequence[Frame], projectors: Sequence[GroundProjector | None]
+    ) -> list[FrameResult]:
+        """All frames go through the detector in one batch; tracking is per camera."""
+        t0 = time.perf_counter()
+        dets = self.detector.detect([f.image for f in frames]) if frames else []
+        detect_ms = (time.perf_counter() - t0) * 1e3 / max(len(frames), 1)
+        results = []
+        for frame, det, projector in zip(frames, dets, projectors):
+            t1 = time.perf_counter()
+            tracker = self.trackers.get(frame.camera)
+            if tracker is None:
+                tracker = self.trackers[frame.camera] = self._make_tracker()
+            tracks = tracker.step(det, frame.stamp_s, projector)
+            t2 = time.perf_counter()
+            paths = []
+            if self.predictor is not None:
+                live = [t for t in tracks if t.state in (TrackState.CONFIRMED, TrackState.COASTING)]
+                paths = self.predictor.predict(live, frame.stamp_s)
+            t3 = time.perf_counter()
+            h, w = frame.image.shape[:2]
+            results.append(
+                FrameResult(
+                    frame_id=frame.frame_id,
+                    camera=frame.camera,
+                    stamp_s=frame.stamp_s,
+                    image_size=(w, h),
+                    detections=det,
+                    tracks=tracks,
+                    paths=paths,
+                    timings_ms={"detect": detect_ms, "track": (t2 - t1) * 1e3, "predict": (t3 - t2) * 1e3},
+                )
+            )
+        return results

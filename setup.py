@@ -1,0 +1,31 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "lepton_perception"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*"]),
+    package_data={package_name: ["models/*.safetensors", "models/*.json", "models/*.sha256"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
+        ("share/" + package_name + "/config", glob("config/*")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=False,
+    maintainer="lepton_perception maintainers",
+    maintainer_email="maintainers@lepton-perception.dev",
+    description="Camera-based detection, tracking and trajectory prediction for ROS 2.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "lepton = lepton_perception.tools.cli:main",
+            "perception_node = lepton_perception.ros.perception_node:main",
+        ],
+    },
+)
