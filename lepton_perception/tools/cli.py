@@ -13,8 +13,8 @@ import sys
 
 # command group -> modules registering sub-commands in it ("" = top level).
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "": ("detect",),
-    "bag": (),
+    "": ("detect", "demo"),
+    "bag": ("bag",),
     "eval": (),
     "bench": (),
     "train": (),

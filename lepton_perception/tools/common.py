@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from lepton_perception import paths
 from lepton_perception.core.detection import DetectorConfig
+from lepton_perception.paths import shared_dir
 
-
-def shared_dir() -> Path:
-    """``$LEPTON_SHARED`` or ``../shared`` beside the repository / current directory."""
-    env = os.environ.get("LEPTON_SHARED")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2]
-    for cand in (repo.parent / "shared", Path.cwd().parent / "shared", Path.cwd() / "shared"):
-        if cand.is_dir():
-            return cand
-    return repo.parent / "shared"
+__all__ = ["add_detector_args", "default_model", "detector_config", "print_json", "shared_dir"]
 
 
 def default_model() -> str:
-    return str(shared_dir() / "models" / "yolox_nano.onnx")
+    return str(paths.default_model())
 
 
 def add_detector_args(p: argparse.ArgumentParser) -> None:

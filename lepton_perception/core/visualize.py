@@ -1,0 +1,58 @@
+"""Annotated images: boxes, class, track id and speed drawn on the camera image (ROS-free)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from lepton_perception.core.types import Category, FrameResult, TrackState, class_name
+
+# BGR colour per planning category; the same colours are used for RViz markers.
+CATEGORY_BGR: dict[Category, tuple[int, int, int]] = {
+    Category.PEDESTRIAN: (60, 200, 60),
+    Category.CYCLIST: (0, 200, 255),
+    Category.VEHICLE: (255, 140, 30),
+    Category.UNKNOWN: (180, 180, 180),
+}
+
+
+def id_colour(track_id: int) -> tuple[int, int, int]:
+    """A stable, well-spread colour per track id (golden-ratio hue walk)."""
+    hue = int((track_id * 0.618033988749895 % 1.0) * 179)
+    hsv = np.array([[[hue, 200, 255]]], dtype=np.uint8)
+    b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
+    return int(b), int(g), int(r)
+
+
+def draw_result(
+    image: npt.NDArray[np.uint8], result: FrameResult, copy: bool = True
+) -> npt.NDArray[np.uint8]:
+    """Confirmed/coasting tracks as id-coloured boxes with labels; raw detections as thin grey boxes."""
+    out = image.copy() if copy else image
+    for box in result.detections.boxes:
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), (200, 200, 200), 1)
+    for t in result.tracks:
+        if t.state not in (TrackState.CONFIRMED, TrackState.COASTING):
+            continue
+        colour = id_colour(t.track_id)
+        x1, y1, x2, y2 = (int(round(v)) for v in t.box)
+        thickness = 2 if t.state == TrackState.CONFIRMED else 1
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
+        label = f"{class_name(t.class_id)} #{t.track_id}"
+        if t.ground is not None:
+            label += f" {float(np.hypot(*t.ground.velocity_mps)):.1f}m/s"
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+        cv2.rectangle(out, (x1, max(y1 - th - 4, 0)), (x1 + tw + 2, max(y1, th + 4)), colour, -1)
+        cv2.putText(
+            out,
+            label,
+            (x1 + 1, max(y1 - 3, th + 1)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+    return out

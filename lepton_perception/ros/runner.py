@@ -1,0 +1,140 @@
+"""Messages in -> pipeline -> messages out, with no ROS graph.
+
+The live node and the offline ``lepton process`` both drive this class, so a bag gives the same tracks
+either way. All input failures are handled here, in one place, as counted skips with a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+
+from lepton_perception.core.camera import CameraIntrinsics, GroundProjector
+from lepton_perception.core.detection import Detector, create_detector
+from lepton_perception.core.pipeline import Pipeline
+from lepton_perception.core.prediction.base import Predictor
+from lepton_perception.core.tracking.tracker import MultiObjectTracker
+from lepton_perception.core.types import Frame, FrameResult
+from lepton_perception.core.visualize import draw_result
+from lepton_perception.ros import conversions as conv
+from lepton_perception.ros.params import NodeConfig, camera_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CameraState:
+    key: str
+    namespace: str
+    intrinsics: CameraIntrinsics | None = None
+    projector: GroundProjector | None = None
+    last_stamp_ns: int | None = None
+    marker_ids: set[int] = field(default_factory=set)
+    # frames_in, processed, decode_errors, duplicate_stamps, time_jumps_back, no_camera_info,
+    # camera_info_errors, stale_skipped (counted by the node's keep-latest slot)
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class CameraOutput:
+    """What one camera's frame produced: messages by topic suffix, or why it was skipped."""
+
+    key: str
+    result: FrameResult | None
+    messages: dict[str, Any]
+    skipped: str | None = None
+
+
+class PerceptionRunner:
+    def __init__(
+        self, config: NodeConfig, detector: Detector | None = None, predictor: Predictor | None = None
+    ) -> None:
+        self.config = config
+        self.detector = detector or create_detector(config.detector)
+        self.pipeline = Pipeline(self.detector, lambda: MultiObjectTracker(self.config.tracker), predictor)
+        self.cameras = {camera_key(ns): CameraState(camera_key(ns), ns) for ns in config.io.cameras}
+
+    def set_camera_info(self, key: str, msg: CameraInfo) -> None:
+        cam = self.cameras[key]
+        try:
+            intr = conv.camera_info_to_intrinsics(msg)
+        except ValueError as exc:
+            cam.counters["camera_info_errors"] += 1
+            log.warning("camera %s: ignoring CameraInfo: %s", key, exc)
+            return
+        if intr != cam.intrinsics:
+            cam.intrinsics = intr
+            cam.projector = GroundProjector(intr, self.config.pose(key))
+
+    def _projector(self, cam: CameraState, width: int, height: int) -> GroundProjector | None:
+        if cam.intrinsics is not None:
+            if (cam.intrinsics.width, cam.intrinsics.height) != (width, height):
+                # CameraInfo for another resolution (e.g. a resized stream): scale the lens.
+                return GroundProjector(cam.intrinsics.scaled(width, height), self.config.pose(cam.key))
+            return cam.projector
+        cam.counters["no_camera_info"] += 1
+        if self.config.io.fallback_hfov_deg > 0:
+            intr = CameraIntrinsics.from_fov(width, height, self.config.io.fallback_hfov_deg)
+            return GroundProjector(intr, self.config.pose(cam.key))
+        return None
+
+    def process(self, batch: list[tuple[str, Image | CompressedImage]]) -> list[CameraOutput]:
+        """One detector batch over the newest frame of each camera in ``batch``."""
+        frames: list[Frame] = []
+        projectors: list[GroundProjector | None] = []
+        headers: list[Header] = []
+        outputs: list[CameraOutput] = []
+        for key, msg in batch:
+            cam = self.cameras[key]
+            cam.counters["frames_in"] += 1
+            stamp_ns = conv.time_to_ns(msg.header.stamp)
+            skipped = None
+            if cam.last_stamp_ns is not None and stamp_ns == cam.last_stamp_ns:
+                skipped = "duplicate_stamps"
+            elif cam.last_stamp_ns is not None and stamp_ns < cam.last_stamp_ns:
+                # Bag looped or clock reset: old tracks would be predicted backwards in time.
+                log.warning(
+                    "camera %s: time jumped back %.3f s; resetting its tracks",
+                    key,
+                    (cam.last_stamp_ns - stamp_ns) * 1e-9,
+                )
+                cam.counters["time_jumps_back"] += 1
+                self.pipeline.trackers.pop(key, None)
+            if skipped is None:
+                try:
+                    image = conv.image_msg_to_bgr(msg)
+                except conv.ImageDecodeError as exc:
+                    log.warning("camera %s: skipping frame: %s", key, exc)
+                    skipped = "decode_errors"
+            if skipped is not None:
+                cam.counters[skipped] += 1
+                outputs.append(CameraOutput(key, None, {}, skipped))
+                continue
+            cam.last_stamp_ns = stamp_ns
+            frames.append(Frame(image, stamp_ns * 1e-9, msg.header.frame_id, key))
+            projectors.append(self._projector(cam, image.shape[1], image.shape[0]))
+            headers.append(msg.header)
+        results = self.pipeline.step_batch(frames, projectors)
+        for frame, result, header in zip(frames, results, headers):
+            cam = self.cameras[frame.camera]
+            cam.counters["processed"] += 1
+            outputs.append(CameraOutput(cam.key, result, self._messages(cam, frame, result, header)))
+        return outputs
+
+    def _messages(
+        self, cam: CameraState, frame: Frame, result: FrameResult, header: Header
+    ) -> dict[str, Any]:
+        io = self.config.io
+        msgs: dict[str, Any] = {}
+        if io.publish_markers:
+            msgs["markers"], cam.marker_ids = conv.markers_msg(
+                result, header.stamp, io.target_frame, cam.marker_ids
+            )
+        if io.publish_annotated_image:
+            msgs["annotated_image"] = conv.image_to_msg(draw_result(frame.image, result), header)
+        return msgs

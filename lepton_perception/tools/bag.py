@@ -1,0 +1,146 @@
+"""``lepton bag ...``: make a bag from a video, inspect it, play it into a ROS graph."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+from std_msgs.msg import Header
+from tqdm import tqdm
+
+from lepton_perception.core.camera import CameraIntrinsics
+from lepton_perception.ros.bag import BagWriter, bag_info
+from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera_info, s_to_time
+from lepton_perception.tools.common import print_json, shared_dir
+
+log = logging.getLogger(__name__)
+
+
+def default_video() -> str:
+    return str(shared_dir() / "data" / "video" / "pets09_s2l1_vtest.avi")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("from-video", help="turn a video into a bag of sensor_msgs/Image + CameraInfo")
+    p.add_argument("video", nargs="?", default=None, help="video file (default: shared PETS 2009)")
+    p.add_argument("out", help="output bag directory (must not exist)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate for stamps (default: container)")
+    p.add_argument("--start-s", type=float, default=1_700_000_000.0, help="stamp of the first frame, s")
+    p.add_argument("--namespace", default="/camera", help="camera namespace: NS/image_raw, NS/camera_info")
+    p.add_argument("--frame-id", default="camera_optical_frame")
+    p.add_argument("--hfov-deg", type=float, default=60.0, help="horizontal field of view for CameraInfo")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
+    p.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_from_video)
+
+    p = sub.add_parser("info", help="topics, types, counts and duration of a bag")
+    p.add_argument("bag")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_info)
+
+    p = sub.add_parser("play", help="publish a bag into the ROS graph at recorded timing")
+    p.add_argument("bag")
+    p.add_argument("--rate", type=float, default=1.0, help="playback speed factor")
+    p.add_argument("--loop", action="store_true")
+    p.add_argument("--clock", action="store_true", help="publish /clock from the recorded time")
+    p.add_argument("--topics", nargs="*", default=None)
+    p.add_argument("--remap", nargs="*", default=[], metavar="FROM:=TO")
+    p.set_defaults(func=run_play)
+
+
+def video_to_bag(
+    video: str,
+    out: str,
+    fps: float | None = None,
+    start_s: float = 1_700_000_000.0,
+    namespace: str = "/camera",
+    frame_id: str = "camera_optical_frame",
+    hfov_deg: float = 60.0,
+    max_frames: int = 0,
+    storage: str = "mcap",
+) -> dict[str, object]:
+    cap = cv2.VideoCapture(video)
+    if not cap.isOpened():
+        raise FileNotFoundError(f"cannot open video {video}")
+    rate = fps or cap.get(cv2.CAP_PROP_FPS) or 10.0
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    if max_frames:
+        total = min(total or max_frames, max_frames)
+    ns = namespace.rstrip("/")
+    n = 0
+    intr: CameraIntrinsics | None = None
+    with (
+        BagWriter(out, storage=storage) as writer,
+        tqdm(total=total, desc="bag from-video", unit="frame") as bar,
+    ):
+        while not max_frames or n < max_frames:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            stamp_s = start_s + n / rate
+            header = Header(stamp=s_to_time(stamp_s), frame_id=frame_id)
+            if intr is None:
+                intr = CameraIntrinsics.from_fov(frame.shape[1], frame.shape[0], hfov_deg)
+            t_ns = int(round(stamp_s * 1e9))
+            writer.write(f"{ns}/camera_info", intrinsics_to_camera_info(intr, header), t_ns)
+            writer.write(f"{ns}/image_raw", image_to_msg(np.asarray(frame, dtype=np.uint8), header), t_ns)
+            n += 1
+            bar.update()
+    cap.release()
+    if n == 0:
+        raise ValueError(f"video {video} has no readable frames")
+    return {
+        "bag": out,
+        "frames": n,
+        "fps": rate,
+        "duration_s": n / rate,
+        "topics": [f"{ns}/image_raw", f"{ns}/camera_info"],
+    }
+
+
+def run_from_video(args: argparse.Namespace) -> int:
+    summary = video_to_bag(
+        args.video or default_video(),
+        args.out,
+        args.fps,
+        args.start_s,
+        args.namespace,
+        args.frame_id,
+        args.hfov_deg,
+        args.max_frames,
+        args.storage,
+    )
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"wrote {summary['frames']} frames at {summary['fps']:.2f} fps to {summary['bag']}")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    info = bag_info(args.bag)
+    if args.json:
+        print_json(info)
+    else:
+        print(f"{info['path']}: {info['messages']} messages, {info['duration_s']:.2f} s")
+        for topic, t in info["topics"].items():
+            print(f"  {topic:<40} {t['type']:<45} {t['count']}")
+    return 0
+
+
+def run_play(args: argparse.Namespace) -> int:
+    from lepton_perception.ros.player import play_bag
+
+    remaps = dict(r.split(":=", 1) for r in args.remap)
+    if not Path(args.bag).exists():
+        log.error("bag %s does not exist", args.bag)
+        return 2
+    stats = play_bag(
+        args.bag, rate=args.rate, loop=args.loop, clock=args.clock, topics=args.topics, remaps=remaps
+    )
+    print(f"published {stats['published']} messages in {stats['wall_s']:.1f} s")
+    return 0
