@@ -39,13 +39,16 @@ def time_to_ns(stamp: Time) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
+def ns_to_time(t_ns: int) -> Time:
+    return Time(sec=t_ns // 1_000_000_000, nanosec=t_ns % 1_000_000_000)
+
+
 def s_to_time(t_s: float) -> Time:
-    ns = int(round(t_s * 1e9))
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    return ns_to_time(round(t_s * 1e9))
 
 
 def s_to_duration(t_s: float) -> Duration:
-    ns = int(round(t_s * 1e9))
+    ns = round(t_s * 1e9)
     return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 

@@ -34,11 +34,11 @@ def ros_env(domain_id: int | None = None) -> dict[str, str]:
 
 
 class NodeProcess:
-    """``with NodeProcess(params_file, ...) as p:`` runs the node until the block ends."""
+    """``with NodeProcess(params_files, ...) as p:`` runs the node until the block ends."""
 
     def __init__(
         self,
-        params_file: str | Path,
+        params_files: list[str | Path] | str | Path,
         namespace: str = "/perception",
         remaps: dict[str, str] | None = None,
         overrides: dict[str, str] | None = None,
@@ -46,7 +46,11 @@ class NodeProcess:
         domain_id: int | None = None,
         log_path: str | Path | None = None,
     ) -> None:
-        args = ["--ros-args", "--params-file", str(params_file), "-r", f"__ns:={namespace}"]
+        files = params_files if isinstance(params_files, list) else [params_files]
+        args = ["--ros-args"]
+        for f in files:  # later files override earlier ones, as in a launch file
+            args += ["--params-file", str(f)]
+        args += ["-r", f"__ns:={namespace}"]
         for src, dst in (remaps or {}).items():
             args += ["-r", f"{src}:={dst}"]
         for name, value in (overrides or {}).items():

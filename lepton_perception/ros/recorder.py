@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +14,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from lepton_perception.ros.bag import BagWriter, msgtype_of
 from lepton_perception.ros.conversions import time_to_ns
 
-# Reliable + volatile matches reliable publishers exactly and best-effort ones are accepted by DDS
-# only for best-effort readers, so record with best-effort when asked for sensor topics.
+# Our outputs are published reliable; a reliable reader also gets every message of a reliable writer.
 RECORD_QOS = QoSProfile(
     depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
 )
@@ -40,7 +40,7 @@ class BagRecorder:
         self._on_message = on_message
         self.counts: dict[str, int] = dict.fromkeys(topics, 0)
         self._subs = [
-            node.create_subscription(cls, topic, lambda m, t=topic: self._write(t, m), RECORD_QOS)
+            node.create_subscription(cls, topic, functools.partial(self._write, topic), RECORD_QOS)
             for topic, cls in topics.items()
         ]
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.ros.bag import BagWriter, bag_info
-from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera_info, s_to_time
+from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera_info, ns_to_time
 from lepton_perception.tools.common import print_json, shared_dir
 
 log = logging.getLogger(__name__)
@@ -81,11 +81,11 @@ def video_to_bag(
             ok, frame = cap.read()
             if not ok:
                 break
-            stamp_s = start_s + n / rate
-            header = Header(stamp=s_to_time(stamp_s), frame_id=frame_id)
+            # Integer nanoseconds: float seconds near 1.7e9 only resolve ~0.2 us.
+            t_ns = round(start_s * 1e9) + round(n * 1e9 / rate)
+            header = Header(stamp=ns_to_time(t_ns), frame_id=frame_id)
             if intr is None:
                 intr = CameraIntrinsics.from_fov(frame.shape[1], frame.shape[0], hfov_deg)
-            t_ns = int(round(stamp_s * 1e9))
             writer.write(f"{ns}/camera_info", intrinsics_to_camera_info(intr, header), t_ns)
             writer.write(f"{ns}/image_raw", image_to_msg(np.asarray(frame, dtype=np.uint8), header), t_ns)
             n += 1

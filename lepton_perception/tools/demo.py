@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=7.0, help="stamp rate of the input bag (PETS09 is ~7 fps)")
     p.add_argument("--max-frames", type=int, default=0, help="only the first N frames (0: all)")
     p.add_argument("--rate", type=float, default=0.0, help="replay at recorded timing x RATE (0: lock-step)")
-    p.add_argument("--params", default=None, help="node params file (default: config/perception.yaml)")
+    p.add_argument("--params", nargs="*", default=[], help="params files applied over config/perception.yaml")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     executor.add_node(node)
     spin = threading.Thread(target=executor.spin, daemon=True)
     spin.start()
-    params = args.params or str(default_params_file())
+    params: list[str | Path] = [default_params_file(), *args.params]
     t_start = time.monotonic()
     lost = 0
     try:

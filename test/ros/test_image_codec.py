@@ -1,0 +1,146 @@
+"""Image messages -> BGR: every cv_bridge colour encoding, padding, and the errors for the rest."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from lepton_perception.ros.image_codec import ImageDecodeError, decode_compressed, decode_image
+
+RNG = np.random.default_rng(0)
+# Smooth image so that chroma subsampling (yuv422, nv21) and demosaicing stay close to the original.
+BGR = cv2.GaussianBlur(RNG.integers(0, 255, (48, 64, 3), dtype=np.uint8), (9, 9), 3)
+
+
+def _to_encoding(bgr: np.ndarray, enc: str) -> tuple[np.ndarray, float]:
+    """Encode ``bgr`` into ``enc``: (raw H x row-bytes array, mean abs error allowed after decoding)."""
+    h, w = bgr.shape[:2]
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    if enc == "bgr8":
+        return bgr, 0
+    if enc == "rgb8":
+        return bgr[..., ::-1], 0
+    if enc in ("bgra8", "rgba8"):
+        code = cv2.COLOR_BGR2BGRA if enc == "bgra8" else cv2.COLOR_BGR2RGBA
+        return cv2.cvtColor(bgr, code), 0
+    if enc in ("bgr16", "rgb16"):
+        src = bgr if enc == "bgr16" else bgr[..., ::-1]
+        return (src.astype(np.uint16) << 8) | 0x7F, 0
+    if enc == "mono8":
+        return gray, 0
+    if enc == "mono16":
+        return gray.astype(np.uint16) << 8, 0
+    if enc.startswith("bayer_"):
+        pattern = enc[6:10]
+        idx = {"r": 2, "g": 1, "b": 0}
+        mosaic = np.zeros((h, w), np.uint8)
+        for dy in (0, 1):
+            for dx in (0, 1):
+                mosaic[dy::2, dx::2] = bgr[dy::2, dx::2, idx[pattern[dy * 2 + dx]]]
+        if enc.endswith("16"):
+            return mosaic.astype(np.uint16) << 8, 12
+        return mosaic, 12
+    if enc in ("yuv422", "yuv422_yuy2"):
+        yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)
+        y, u, v = yuv[..., 0], yuv[..., 1], yuv[..., 2]
+        out = np.zeros((h, w, 2), np.uint8)
+        if enc == "yuv422":  # UYVY
+            out[..., 1] = y
+            out[:, 0::2, 0], out[:, 1::2, 0] = u[:, 0::2], v[:, 0::2]
+        else:  # YUYV
+            out[..., 0] = y
+            out[:, 0::2, 1], out[:, 1::2, 1] = u[:, 0::2], v[:, 0::2]
+        return out, 6
+    if enc == "nv21":
+        i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+        y = i420[:h]
+        u = i420[h : h + h // 4].reshape(h // 2, w // 2)
+        v = i420[h + h // 4 :].reshape(h // 2, w // 2)
+        vu = np.stack([v, u], axis=-1).reshape(h // 2, w)
+        return np.concatenate([y, vu]), 6
+    raise AssertionError(enc)
+
+
+ENCODINGS = [
+    "bgr8",
+    "rgb8",
+    "bgra8",
+    "rgba8",
+    "bgr16",
+    "rgb16",
+    "mono8",
+    "mono16",
+    "bayer_rggb8",
+    "bayer_bggr8",
+    "bayer_gbrg8",
+    "bayer_grbg8",
+    "bayer_rggb16",
+    "yuv422",
+    "yuv422_yuy2",
+    "nv21",
+]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("pad", [0, 7])
+def test_encodings_decode_to_the_same_bgr(encoding: str, pad: int) -> None:
+    raw, tol = _to_encoding(BGR, encoding)
+    rows = np.ascontiguousarray(raw).reshape(raw.shape[0], -1).view(np.uint8)
+    if pad:  # row padding: step > width * bytes per pixel
+        rows = np.concatenate([rows, np.full((rows.shape[0], pad), 255, np.uint8)], axis=1)
+    out = decode_image(encoding, 64, 48, rows.shape[1], rows.tobytes())
+    assert out.shape == (48, 64, 3) and out.dtype == np.uint8
+    expected = (
+        cv2.cvtColor(cv2.cvtColor(BGR, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) if "mono" in encoding else BGR
+    )
+    err = np.abs(out.astype(int) - expected.astype(int)).mean()
+    assert err <= tol + 0.5, f"{encoding}: mean abs error {err:.2f}"
+
+
+def test_big_endian_16_bit() -> None:
+    raw = (BGR.astype(np.uint16) << 8).astype(">u2")
+    out = decode_image("bgr16", 64, 48, 64 * 6, raw.tobytes(), is_bigendian=True)
+    np.testing.assert_array_equal(out, BGR)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "message"),
+    [
+        ("32FC1", "not a colour format"),
+        ("16UC1", "not a colour format"),
+        ("8UC3", "not a colour format"),
+        ("64FC2", "not a colour format"),
+        ("hsv8", "unsupported image encoding"),
+        ("", "unsupported image encoding"),
+    ],
+)
+def test_rejected_encodings_say_why(encoding: str, message: str) -> None:
+    with pytest.raises(ImageDecodeError, match=message):
+        decode_image(encoding, 4, 4, 16, bytes(64))
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "step", "nbytes", "message"),
+    [
+        (0, 48, 0, 0, "empty image"),
+        (64, 48, 64 * 3, 64 * 3 * 47, "do not hold"),  # truncated
+        (64, 48, 100, 100 * 48, "do not hold"),  # step smaller than a row
+    ],
+)
+def test_bad_geometry_is_an_error(width: int, height: int, step: int, nbytes: int, message: str) -> None:
+    with pytest.raises(ImageDecodeError, match=message):
+        decode_image("bgr8", width, height, step, bytes(nbytes))
+
+
+def test_compressed_round_trip_and_corrupt_data() -> None:
+    ok, jpeg = cv2.imencode(".jpg", BGR, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    out = decode_compressed("jpeg", jpeg.tobytes())
+    assert np.abs(out.astype(int) - BGR.astype(int)).mean() < 3
+    with pytest.raises(ImageDecodeError, match="corrupt"):
+        decode_compressed("jpeg", jpeg.tobytes()[:40])
+    with pytest.raises(ImageDecodeError, match="empty"):
+        decode_compressed("jpeg", b"")
+    with pytest.raises(ImageDecodeError, match="depth"):
+        decode_compressed("16UC1; compressedDepth png", jpeg.tobytes())
