@@ -24,14 +24,23 @@ def generate_launch_description() -> LaunchDescription:
     shm_profile = os.path.join(share, "config", "fastdds_shm.xml")
 
     args = [
-        DeclareLaunchArgument("params_file", default_value=default_params,
-                              description="node parameters (see config/perception.yaml)"),
-        DeclareLaunchArgument("cameras", default_value="['/camera']",
-                              description="camera namespaces: NS/image_raw and NS/camera_info each"),
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=default_params,
+            description="node parameters (see config/perception.yaml)",
+        ),
+        DeclareLaunchArgument(
+            "cameras",
+            default_value="['/camera']",
+            description="camera namespaces: NS/image_raw and NS/camera_info each",
+        ),
         DeclareLaunchArgument("namespace", default_value="perception", description="namespace of the node"),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="true for bag replay"),
-        DeclareLaunchArgument("shm_transport", default_value="true",
-                              description="load the Fast DDS shared-memory profile for large images"),
+        DeclareLaunchArgument(
+            "shm_transport",
+            default_value="true",
+            description="load the Fast DDS shared-memory profile for large images",
+        ),
         DeclareLaunchArgument("log_level", default_value="info"),
     ]
     overrides = {
@@ -49,9 +58,15 @@ def generate_launch_description() -> LaunchDescription:
         emulate_tty=True,
     )
     shm = [
-        SetEnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE", shm_profile,
-                               condition=IfCondition(LaunchConfiguration("shm_transport"))),
-        SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", shm_profile,
-                               condition=IfCondition(LaunchConfiguration("shm_transport"))),
+        SetEnvironmentVariable(
+            "FASTRTPS_DEFAULT_PROFILES_FILE",
+            shm_profile,
+            condition=IfCondition(LaunchConfiguration("shm_transport")),
+        ),
+        SetEnvironmentVariable(
+            "FASTDDS_DEFAULT_PROFILES_FILE",
+            shm_profile,
+            condition=IfCondition(LaunchConfiguration("shm_transport")),
+        ),
     ]
     return LaunchDescription([*args, *shm, node])

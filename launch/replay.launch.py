@@ -35,10 +35,22 @@ def generate_launch_description() -> LaunchDescription:
             "namespace": LaunchConfiguration("namespace"),
         }.items(),
     )
-    play = ["ros2", "bag", "play", LaunchConfiguration("bag"), "--clock", "--rate", LaunchConfiguration("rate")]
-    return LaunchDescription([
-        *args,
-        perception,
-        ExecuteProcess(cmd=play, output="screen", condition=UnlessCondition(LaunchConfiguration("loop"))),
-        ExecuteProcess(cmd=[*play, "--loop"], output="screen", condition=IfCondition(LaunchConfiguration("loop"))),
-    ])
+    play = [
+        "ros2",
+        "bag",
+        "play",
+        LaunchConfiguration("bag"),
+        "--clock",
+        "--rate",
+        LaunchConfiguration("rate"),
+    ]
+    return LaunchDescription(
+        [
+            *args,
+            perception,
+            ExecuteProcess(cmd=play, output="screen", condition=UnlessCondition(LaunchConfiguration("loop"))),
+            ExecuteProcess(
+                cmd=[*play, "--loop"], output="screen", condition=IfCondition(LaunchConfiguration("loop"))
+            ),
+        ]
+    )

@@ -13,7 +13,7 @@ import sys
 
 # command group -> modules registering sub-commands in it ("" = top level).
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "": ("detect", "demo"),
+    "": ("detect", "process", "demo"),
     "bag": ("bag",),
     "eval": (),
     "bench": (),
