@@ -214,7 +214,7 @@ def load_yaml_values(path: str | Path, node_name: str = NODE_NAME) -> dict[str, 
     """Flat parameter values of ``node_name`` from a ROS 2 params file (``/**`` sections apply too)."""
     data = yaml.safe_load(Path(path).read_text()) or {}
     values: dict[str, Any] = {}
-    for key in ("/**", node_name, f"/{node_name}"):
+    for key in ("/**", node_name, f"/{node_name}", f"/**/{node_name}"):
         section = data.get(key, {})
         values.update(flatten(section.get("ros__parameters", {})))
     return values

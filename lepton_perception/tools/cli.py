@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "": ("detect", "process", "demo"),
     "bag": ("bag",),
     "eval": (),
-    "bench": (),
+    "bench": ("bench_node",),
     "train": (),
 }
 GROUP_HELP = {

@@ -151,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         answers.close()
         executor.shutdown()
+        spin.join(timeout=5.0)
         node.destroy_node()
         rclpy.try_shutdown()
     wall_s = time.monotonic() - t_start
