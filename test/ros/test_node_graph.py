@@ -55,6 +55,8 @@ def test_outputs_carry_the_source_stamp_and_frame(graph, pets_frames: list[np.nd
     img_pub = node.create_publisher(Image, "/camera/image_raw", RELIABLE)
     info_pub = node.create_publisher(CameraInfo, "/camera/camera_info", RELIABLE)
     assert spin_until(executor, lambda: img_pub.get_subscription_count() > 0, 60.0), "node never subscribed"
+    assert spin_until(executor, lambda: node.count_publishers(f"{NS}/camera/annotated_image") > 0, 30.0)
+    spin_until(executor, lambda: False, 1.0)  # both directions of discovery settle
     intr = CameraIntrinsics.from_fov(768, 576, 60.0)
     sent = []
     for i, frame in enumerate(pets_frames[:8]):
