@@ -17,6 +17,17 @@ die() {
   exit 1
 }
 
+mkdir -p "$ws"
+printf '*\n' >"$ws/.gitignore" # keep the whole workspace out of git
+# One build at a time per work tree (setup.sh may be started from two shells).
+exec 9>"$ws/.lock"
+flock 9
+# CMake caches and RUNPATHs hold absolute paths: a moved work tree starts over.
+if [ -f "$ws/.root" ] && [ "$(cat "$ws/.root")" != "$root" ]; then
+  rm -rf "$ws/build" "$ws/install" "$ws/log" "$ws/.stamp"
+fi
+echo "$root" >"$ws/.root"
+
 # --- the venv (the ROS 2 Jazzy wheels live there) ---
 if [ -z "${VIRTUAL_ENV:-}" ]; then
   [ -f "$root/.venv/bin/activate" ] || die "no .venv: run scripts/setup.sh first"
@@ -92,8 +103,6 @@ if [ "$installed_ok" = 1 ] && [ -f "$ws/.stamp" ] && [ "$(cat "$ws/.stamp")" = "
   exit 0
 fi
 for note in "${skip_notes[@]}"; do echo "$note" >&2; done
-mkdir -p "$ws"
-printf '*\n' >"$ws/.gitignore" # keep the whole workspace out of git
 rm -f "$ws/.stamp"
 if [ "${#build_pkgs[@]}" -eq 0 ]; then
   rm -f "$ws/install/setup.sh"
