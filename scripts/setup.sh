@@ -12,6 +12,11 @@ inputs=(requirements.txt setup.py setup.cfg package.xml scripts/setup.sh)
 [ -d msgs ] && inputs+=($(find msgs -type f \( -name '*.msg' -o -name 'package.xml' -o -name 'CMakeLists.txt' \) | sort))
 want=$(cat "${inputs[@]}" | sha256sum | cut -d' ' -f1)
 if [ -f .venv/.setup-stamp ] && [ "$(cat .venv/.setup-stamp)" = "$want" ]; then
+  # The interface overlay lives in the work tree (.msgs_ws), not in the venv, which work trees may
+  # share: build it here too (well under a second when nothing changed).
+  if [ -x scripts/build_msgs.sh ]; then
+    scripts/build_msgs.sh
+  fi
   exit 0
 fi
 echo "[setup] creating/updating .venv (first run takes a few minutes)" >&2
