@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import math
+import uuid
 
 import numpy as np
 import numpy.typing as npt
+from autoware_perception_msgs.msg import (
+    ObjectClassification,
+    PredictedObject,
+    PredictedObjectKinematics,
+    PredictedObjects,
+    Shape,
+    TrackedObject,
+    TrackedObjectKinematics,
+    TrackedObjects,
+)
+from autoware_perception_msgs.msg import PredictedPath as PredictedPathMsg
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Pose, PoseWithCovariance, Quaternion, TwistWithCovariance
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import ColorRGBA, Header
+from unique_identifier_msgs.msg import UUID
+from vision_msgs.msg import BoundingBox2D, Detection2D, Detection2DArray, ObjectHypothesisWithPose
 from visualization_msgs.msg import Marker, MarkerArray
 
 from lepton_perception.core.camera import CameraIntrinsics
-from lepton_perception.core.types import Category, FrameResult, TrackState, class_name
+from lepton_perception.core.types import Category, FrameResult, PredictedPath, Track, TrackState, class_name
 from lepton_perception.core.visualize import CATEGORY_BGR
 from lepton_perception.ros.image_codec import ImageDecodeError, decode_compressed, decode_image, encode_bgr
 
@@ -94,7 +108,174 @@ def intrinsics_to_camera_info(k: CameraIntrinsics, header: Header) -> CameraInfo
     )
 
 
-# --- outputs ----------------------------------------------------------------------------------------
+# --- outputs for planning ---------------------------------------------------------------------------
+# COCO class -> autoware_perception_msgs/ObjectClassification label.
+_AUTOWARE_LABEL = {
+    0: ObjectClassification.PEDESTRIAN,
+    1: ObjectClassification.BICYCLE,
+    2: ObjectClassification.CAR,
+    3: ObjectClassification.MOTORCYCLE,
+    5: ObjectClassification.BUS,
+    7: ObjectClassification.TRUCK,
+}
+# Class prior for the object's extent (length, width, height), metres: a monocular box gives no depth.
+_DIMENSIONS_M = {
+    0: (0.6, 0.6, 1.7),
+    1: (1.8, 0.6, 1.6),
+    2: (4.5, 1.9, 1.6),
+    3: (2.0, 0.8, 1.5),
+    5: (12.0, 2.5, 3.2),
+    7: (8.0, 2.5, 3.0),
+}
+_UUID_NAMESPACE = uuid.UUID("6c0e0a4e-3f5b-4a2e-9c1d-6c2f4f1a9b70")
+STATIONARY_MPS = 0.3  # below this speed an object is reported stationary and its heading unknown
+_LIVE = (TrackState.CONFIRMED, TrackState.COASTING)
+
+
+def track_uuid(camera: str, epoch_ns: int, track_id: int) -> UUID:
+    """Stable per object: the same bag gives the same UUIDs live and offline; a restart gives new ones."""
+    u = uuid.uuid5(_UUID_NAMESPACE, f"{camera}/{epoch_ns}/{track_id}")
+    return UUID(uuid=list(u.bytes))
+
+
+def _yaw_quaternion(yaw: float) -> Quaternion:
+    return Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))
+
+
+def _kinematics(track: Track) -> tuple[PoseWithCovariance, TwistWithCovariance, bool, bool]:
+    """Pose (target frame) and twist (object frame, x along the heading), both with covariance.
+
+    Returns ``(pose, twist, heading_known, stationary)``; the heading is the direction of motion.
+    """
+    assert track.ground is not None
+    g = track.ground
+    vx, vy = (float(v) for v in g.velocity_mps)
+    speed = math.hypot(vx, vy)
+    moving = speed >= STATIONARY_MPS
+    yaw = math.atan2(vy, vx) if moving else 0.0
+    pose = PoseWithCovariance()
+    pose.pose.position.x, pose.pose.position.y = float(g.position_m[0]), float(g.position_m[1])
+    pose.pose.orientation = _yaw_quaternion(yaw)
+    cov = np.zeros((6, 6))
+    cov[:2, :2] = g.covariance[:2, :2]
+    cov[2, 2] = 0.25  # height of the road plane, m^2
+    cov[3, 3] = cov[4, 4] = 0.01
+    cov[5, 5] = 0.1 if moving else math.pi**2  # yaw, rad^2: unknown when standing still
+    pose.covariance = cov.flatten().tolist()
+    twist = TwistWithCovariance()
+    c, s_ = math.cos(yaw), math.sin(yaw)
+    rot = np.array([[c, -s_], [s_, c]])
+    v_body = rot.T @ np.array([vx, vy])
+    twist.twist.linear.x, twist.twist.linear.y = float(v_body[0]), float(v_body[1])
+    tcov = np.zeros((6, 6))
+    tcov[:2, :2] = rot.T @ g.covariance[2:, 2:] @ rot
+    tcov[2, 2] = tcov[3, 3] = tcov[4, 4] = 0.01
+    tcov[5, 5] = 0.1
+    twist.covariance = tcov.flatten().tolist()
+    return pose, twist, moving, not moving
+
+
+def _shape(class_id: int) -> Shape:
+    length, width, height = _DIMENSIONS_M.get(class_id, (1.0, 1.0, 1.5))
+    shape = Shape(type=Shape.BOUNDING_BOX if class_id != 0 else Shape.CYLINDER)
+    shape.dimensions.x, shape.dimensions.y, shape.dimensions.z = length, width, height
+    return shape
+
+
+def _classification(track: Track) -> list[ObjectClassification]:
+    label = _AUTOWARE_LABEL.get(track.class_id, ObjectClassification.UNKNOWN)
+    return [ObjectClassification(label=label, probability=1.0)]
+
+
+def tracked_objects_msg(result: FrameResult, header: Header, epoch_ns: int) -> TrackedObjects:
+    """Confirmed and coasting tracks that have a ground position (header: image stamp, target frame)."""
+    out = TrackedObjects(header=header)
+    for t in result.tracks:
+        if t.state not in _LIVE or t.ground is None:
+            continue
+        pose, twist, heading_known, stationary = _kinematics(t)
+        kin = TrackedObjectKinematics(
+            pose_with_covariance=pose,
+            twist_with_covariance=twist,
+            is_stationary=stationary,
+            orientation_availability=(
+                TrackedObjectKinematics.AVAILABLE if heading_known else TrackedObjectKinematics.UNAVAILABLE
+            ),
+        )
+        out.objects.append(
+            TrackedObject(
+                object_id=track_uuid(result.camera, epoch_ns, t.track_id),
+                existence_probability=float(t.score),
+                classification=_classification(t),
+                kinematics=kin,
+                shape=_shape(t.class_id),
+            )
+        )
+    return out
+
+
+def _path_msg(path: PredictedPath, stamp_s: float) -> PredictedPathMsg:
+    """Poses start at the first predicted time; ``time_step`` is their constant spacing."""
+    pts = path.positions_m
+    step = float(np.median(np.diff(np.concatenate([[stamp_s], path.times_s])))) if len(pts) else 0.0
+    poses = []
+    for i, (x, y) in enumerate(pts):
+        nxt = pts[min(i + 1, len(pts) - 1)]
+        prv = pts[max(i - 1, 0)]
+        yaw = math.atan2(nxt[1] - prv[1], nxt[0] - prv[0]) if len(pts) > 1 else 0.0
+        poses.append(Pose(position=Point(x=float(x), y=float(y), z=0.0), orientation=_yaw_quaternion(yaw)))
+    return PredictedPathMsg(path=poses, time_step=s_to_duration(step), confidence=float(path.confidence))
+
+
+def predicted_objects_msg(result: FrameResult, header: Header, epoch_ns: int) -> PredictedObjects:
+    """Every tracked object with its predicted paths (most likely first); objects without a path
+    are still listed, with no paths, so planners see the same object set as in TrackedObjects."""
+    paths: dict[int, list[PredictedPath]] = {}
+    for p in result.paths:
+        paths.setdefault(p.track_id, []).append(p)
+    out = PredictedObjects(header=header)
+    for t in result.tracks:
+        if t.state not in _LIVE or t.ground is None:
+            continue
+        pose, twist, _, _ = _kinematics(t)
+        kin = PredictedObjectKinematics(
+            initial_pose_with_covariance=pose, initial_twist_with_covariance=twist
+        )
+        mine = sorted(paths.get(t.track_id, []), key=lambda p: -p.confidence)
+        kin.predicted_paths = [_path_msg(p, result.stamp_s) for p in mine]
+        out.objects.append(
+            PredictedObject(
+                object_id=track_uuid(result.camera, epoch_ns, t.track_id),
+                existence_probability=float(t.score),
+                classification=_classification(t),
+                kinematics=kin,
+                shape=_shape(t.class_id),
+            )
+        )
+    return out
+
+
+def detections_msg(result: FrameResult, header: Header) -> Detection2DArray:
+    """Tracks in image space for image consumers: ``id`` is the track id, the box the filtered box.
+
+    Tentative tracks are included (planning-grade filtering is in TrackedObjects); the header is the
+    source image's.
+    """
+    out = Detection2DArray(header=header)
+    for t in result.tracks:
+        if t.state == TrackState.DELETED:
+            continue
+        x1, y1, x2, y2 = (float(v) for v in t.box)
+        bbox = BoundingBox2D(size_x=x2 - x1, size_y=y2 - y1)
+        bbox.center.position.x, bbox.center.position.y = (x1 + x2) / 2, (y1 + y2) / 2
+        hyp = ObjectHypothesisWithPose()
+        hyp.hypothesis.class_id = class_name(t.class_id)
+        hyp.hypothesis.score = float(t.score)
+        out.detections.append(Detection2D(header=header, results=[hyp], bbox=bbox, id=str(t.track_id)))
+    return out
+
+
+# --- outputs for people and RViz ----------------------------------------------------------------------
 def _rgba(category: Category, alpha: float = 0.9) -> ColorRGBA:
     b, g, r = CATEGORY_BGR[category]
     return ColorRGBA(r=r / 255.0, g=g / 255.0, b=b / 255.0, a=alpha)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import rclpy
+from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import (
     FloatingPointRange,
@@ -34,6 +35,7 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
 from lepton_perception.core.detection import ModelLoadError
@@ -124,7 +126,15 @@ class PerceptionNode(Node):
                 functools.partial(self.runner.set_camera_info, key),
                 qos_profile_sensor_data,
             )
-            self._pubs[key] = {}
+            self._pubs[key] = {
+                "detections": self.create_publisher(Detection2DArray, f"{key}/detections", OBJECTS_QOS),
+                "tracked_objects": self.create_publisher(
+                    TrackedObjects, f"{key}/tracked_objects", OBJECTS_QOS
+                ),
+                "predicted_objects": self.create_publisher(
+                    PredictedObjects, f"{key}/predicted_objects", OBJECTS_QOS
+                ),
+            }
             if io.publish_annotated_image:
                 self._pubs[key]["annotated_image"] = self.create_publisher(
                     Image, f"{key}/annotated_image", OBJECTS_QOS

@@ -14,7 +14,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from lepton_perception.ros.bag import BagMessage, message_class, read_bag
-from lepton_perception.ros.conversions import s_to_time
+from lepton_perception.ros.conversions import ns_to_time
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class BagPlayer:
         self._pubs: dict[str, Any] = {}
         self._clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
         self.published = 0
+        self.last_t_ns = 0  # recorded time of the last message played
 
     def publisher_for(self, topic: str, msgtype: str) -> Any:
         """The publisher used for bag topic ``topic`` (created on first use, remaps applied)."""
@@ -54,6 +55,10 @@ class BagPlayer:
             name = self.remaps.get(topic, topic)
             pub = self._pubs[topic] = self.node.create_publisher(message_class(msgtype), name, PLAYER_QOS)
         return pub
+
+    def publish_clock(self, t_ns: int) -> None:
+        if self._clock_pub is not None:
+            self._clock_pub.publish(Clock(clock=ns_to_time(t_ns)))
 
     def play_once(self, after_publish: Callable[[BagMessage], None] | None = None) -> int:
         start_wall = time.monotonic()
@@ -64,8 +69,8 @@ class BagPlayer:
             delay = start_wall + (m.t_ns - t0) * 1e-9 / self.rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            if self._clock_pub is not None:
-                self._clock_pub.publish(Clock(clock=s_to_time(m.t_ns * 1e-9)))
+            self.publish_clock(m.t_ns)
+            self.last_t_ns = m.t_ns
             self.publisher_for(m.topic, m.msgtype).publish(m.msg)
             n += 1
             if after_publish is not None:

@@ -34,6 +34,7 @@ class CameraState:
     intrinsics: CameraIntrinsics | None = None
     projector: GroundProjector | None = None
     last_stamp_ns: int | None = None
+    epoch_ns: int = 0  # stamp of the first frame of the current tracker: makes track UUIDs unique
     marker_ids: set[int] = field(default_factory=set)
     # frames_in, processed, decode_errors, duplicate_stamps, time_jumps_back, no_camera_info,
     # camera_info_errors, stale_skipped (counted by the node's keep-latest slot)
@@ -105,6 +106,7 @@ class PerceptionRunner:
                 )
                 cam.counters["time_jumps_back"] += 1
                 self.pipeline.trackers.pop(key, None)
+                cam.last_stamp_ns = None
             if skipped is None:
                 try:
                     image = conv.image_msg_to_bgr(msg)
@@ -115,6 +117,8 @@ class PerceptionRunner:
                 cam.counters[skipped] += 1
                 outputs.append(CameraOutput(key, None, {}, skipped))
                 continue
+            if cam.last_stamp_ns is None:
+                cam.epoch_ns = stamp_ns
             cam.last_stamp_ns = stamp_ns
             frames.append(Frame(image, stamp_ns * 1e-9, msg.header.frame_id, key))
             projectors.append(self._projector(cam, image.shape[1], image.shape[0]))
@@ -123,6 +127,7 @@ class PerceptionRunner:
         for frame, result, header in zip(frames, results, headers):
             cam = self.cameras[frame.camera]
             cam.counters["processed"] += 1
+            cam.counters["detections"] += len(result.detections)
             outputs.append(CameraOutput(cam.key, result, self._messages(cam, frame, result, header)))
         return outputs
 
@@ -130,7 +135,12 @@ class PerceptionRunner:
         self, cam: CameraState, frame: Frame, result: FrameResult, header: Header
     ) -> dict[str, Any]:
         io = self.config.io
-        msgs: dict[str, Any] = {}
+        planning_header = Header(stamp=header.stamp, frame_id=io.target_frame)
+        msgs: dict[str, Any] = {
+            "detections": conv.detections_msg(result, header),
+            "tracked_objects": conv.tracked_objects_msg(result, planning_header, cam.epoch_ns),
+            "predicted_objects": conv.predicted_objects_msg(result, planning_header, cam.epoch_ns),
+        }
         if io.publish_markers:
             msgs["markers"], cam.marker_ids = conv.markers_msg(
                 result, header.stamp, io.target_frame, cam.marker_ids

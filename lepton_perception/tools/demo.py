@@ -21,10 +21,12 @@ from typing import Any
 
 import cv2
 import rclpy
+from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 from tqdm import tqdm
+from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
 from lepton_perception.ros import conversions as conv
@@ -61,7 +63,8 @@ class _Answers:
         self.video_path, self.fps = video_path, fps
         self.writer: cv2.VideoWriter | None = None
         self.frames_written = 0
-        self.track_ids: set[int] = set()
+        self.track_ids: set[bytes] = set()  # UUIDs of confirmed tracks
+        self.paths = 0
         self.last_diag: dict[str, str] = {}
 
     def on_message(self, topic: str, msg: Any) -> None:
@@ -70,8 +73,10 @@ class _Answers:
             with self.cond:
                 self.answered.add(conv.time_to_ns(msg.header.stamp))
                 self.cond.notify_all()
-        elif isinstance(msg, MarkerArray):
-            self.track_ids.update(m.id for m in msg.markers if m.ns.endswith("/box") and m.action == 0)
+        elif isinstance(msg, TrackedObjects):
+            self.track_ids.update(bytes(o.object_id.uuid) for o in msg.objects)
+        elif isinstance(msg, PredictedObjects):
+            self.paths += sum(len(o.kinematics.predicted_paths) for o in msg.objects)
         elif isinstance(msg, DiagnosticArray):
             for st in msg.status:
                 self.last_diag = {kv.key: kv.value for kv in st.values}
@@ -110,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     os.environ.update(ros_env(domain))  # our own rclpy context joins the same graph
     answers = _Answers(out / "annotated.mp4", args.fps)
     topics = {
+        f"{NS}/camera/detections": Detection2DArray,
+        f"{NS}/camera/tracked_objects": TrackedObjects,
+        f"{NS}/camera/predicted_objects": PredictedObjects,
         f"{NS}/camera/annotated_image": Image,
         f"{NS}/markers": MarkerArray,
         "/diagnostics": DiagnosticArray,
@@ -147,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
                     lost += 1
 
             player.play_once(after)
-            time.sleep(1.5)  # last diagnostics and markers
+            # Let sim time run past one more diagnostics period so the final counters are published.
+            for k in range(1, 16):
+                player.publish_clock(player.last_t_ns + k * 100_000_000)
+                time.sleep(0.1)
             bar.close()
             recorder.close()
     finally:
@@ -161,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
         "frames": n_frames,
         "frames_answered": answers.frames_written,
         "frames_lost": lost,
+        "detections": int(answers.last_diag.get("detections", 0)),
         "confirmed_tracks": len(answers.track_ids),
+        "predicted_paths": answers.paths,
         "stage_ms": {k: float(v) for k, v in answers.last_diag.items() if k.endswith("_ms_mean")},
         "wall_s": round(wall_s, 1),
         "output_bag": str(out_bag),

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import rclpy
+from autoware_perception_msgs.msg import ObjectClassification, PredictedObjects, TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.srv import ListParameters
 from rclpy.executors import SingleThreadedExecutor
@@ -15,6 +16,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
 from lepton_perception.core.camera import CameraIntrinsics
@@ -48,7 +50,12 @@ def graph(
 
 def test_outputs_carry_the_source_stamp_and_frame(graph, pets_frames: list[np.ndarray]) -> None:
     node, executor, _ = graph
-    got: dict[str, list] = {"image": [], "markers": [], "diag": []}
+    got: dict[str, list] = {"image": [], "markers": [], "diag": [], "det": [], "tracked": [], "predicted": []}
+    node.create_subscription(Detection2DArray, f"{NS}/camera/detections", got["det"].append, RELIABLE)
+    node.create_subscription(TrackedObjects, f"{NS}/camera/tracked_objects", got["tracked"].append, RELIABLE)
+    node.create_subscription(
+        PredictedObjects, f"{NS}/camera/predicted_objects", got["predicted"].append, RELIABLE
+    )
     node.create_subscription(Image, f"{NS}/camera/annotated_image", got["image"].append, RELIABLE)
     node.create_subscription(MarkerArray, f"{NS}/markers", got["markers"].append, RELIABLE)
     node.create_subscription(DiagnosticArray, "/diagnostics", got["diag"].append, 10)
@@ -74,6 +81,35 @@ def test_outputs_carry_the_source_stamp_and_frame(graph, pets_frames: list[np.nd
     assert boxes, "people walking in PETS09 must give confirmed tracks with ground positions"
     assert {mk.header.frame_id for mk in boxes} == {"base_link"}
     assert {time_to_ns(mk.header.stamp) for mk in boxes} <= set(sent)
+    for name, frame_id in (("det", "cam_optical"), ("tracked", "base_link"), ("predicted", "base_link")):
+        assert [time_to_ns(m.header.stamp) for m in got[name]] == sent, name
+        assert {m.header.frame_id for m in got[name]} == {frame_id}, name
+    # Image-space tracks: ids are track ids, boxes inside the image, class names as hypotheses.
+    last_det = got["det"][-1].detections
+    assert last_det and all(d.id.isdigit() for d in last_det)
+    assert all(
+        0 <= d.bbox.center.position.x <= 768 and 0 <= d.bbox.center.position.y <= 576 for d in last_det
+    )
+    assert {d.results[0].hypothesis.class_id for d in last_det} <= {
+        "person",
+        "car",
+        "bicycle",
+        "truck",
+        "bus",
+        "motorcycle",
+    }
+    # Ground-plane tracks: people in front of the camera, with a covariance, classified pedestrians.
+    objs = got["tracked"][-1].objects
+    assert objs, "confirmed people expected after 8 frames"
+    peds = [o for o in objs if o.classification[0].label == ObjectClassification.PEDESTRIAN]
+    assert peds
+    for o in peds:
+        p = o.kinematics.pose_with_covariance
+        assert 0.0 < p.pose.position.x < 80.0  # in front of the camera, within range
+        assert p.covariance[0] > 0 and p.covariance[7] > 0
+        assert len(bytes(o.object_id.uuid)) == 16
+    pred_ids = {bytes(o.object_id.uuid) for o in got["predicted"][-1].objects}
+    assert pred_ids == {bytes(o.object_id.uuid) for o in objs}
 
     # An undecodable frame is skipped and counted, and the node keeps working.
     bad = Image(
