@@ -101,25 +101,18 @@ class PerceptionNode(Node):
         io = config.io
         for key, cam in self.runner.cameras.items():
             ns = cam.namespace.rstrip("/")
+            compressed = io.image_transport == "compressed"
+            topic = f"{ns}/image_raw/compressed" if compressed else f"{ns}/image_raw"
             events = SubscriptionEventCallbacks(
-                incompatible_qos=functools.partial(self._on_incompatible_qos, topic=ns)
+                incompatible_qos=functools.partial(self._on_incompatible_qos, topic=topic)
             )
-            if io.image_transport == "compressed":
-                self.create_subscription(
-                    CompressedImage,
-                    f"{ns}/image_raw/compressed",
-                    functools.partial(self._on_image, key),
-                    image_qos(io.image_reliability),
-                    event_callbacks=events,
-                )
-            else:
-                self.create_subscription(
-                    Image,
-                    f"{ns}/image_raw",
-                    functools.partial(self._on_image, key),
-                    image_qos(io.image_reliability),
-                    event_callbacks=events,
-                )
+            self.create_subscription(
+                CompressedImage if compressed else Image,
+                topic,
+                functools.partial(self._on_image, key),
+                image_qos(io.image_reliability),
+                event_callbacks=events,
+            )
             self.create_subscription(
                 CameraInfo,
                 f"{ns}/camera_info",
@@ -160,7 +153,8 @@ class PerceptionNode(Node):
 
     def _on_incompatible_qos(self, event: Any, topic: str) -> None:
         self._qos_incompatible += 1
-        policy = getattr(event, "last_policy_kind", "?")
+        kind = getattr(event, "last_policy_kind", None)
+        policy = getattr(kind, "name", str(kind)).replace("RMW_QOS_POLICY_", "")
         self.get_logger().warning(
             f"incompatible QoS on {topic}: a publisher cannot be matched (policy {policy}); set "
             f"io.image_reliability to match the camera driver (best_effort subscribes to both)"

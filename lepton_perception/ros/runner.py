@@ -79,6 +79,15 @@ class PerceptionRunner:
                 return GroundProjector(cam.intrinsics.scaled(width, height), self.config.pose(cam.key))
             return cam.projector
         cam.counters["no_camera_info"] += 1
+        if cam.counters["no_camera_info"] == 1:
+            log.warning(
+                "camera %s: no CameraInfo on %s/camera_info yet: %s",
+                cam.key,
+                cam.namespace.rstrip("/"),
+                f"assuming a {self.config.io.fallback_hfov_deg:g} deg FOV"
+                if self.config.io.fallback_hfov_deg > 0
+                else "no ground-plane positions until it arrives (image-space tracks still published)",
+            )
         if self.config.io.fallback_hfov_deg > 0:
             intr = CameraIntrinsics.from_fov(width, height, self.config.io.fallback_hfov_deg)
             return GroundProjector(intr, self.config.pose(cam.key))
