@@ -107,6 +107,16 @@ _POSE_RANGES = {
 }
 
 
+def _range(name: str, default: Any) -> tuple[float, float] | None:
+    """Explicit range, else numeric tracker/predictor settings (times, distances, counts) are >= 0."""
+    if name in _RANGES:
+        return _RANGES[name]
+    numeric = isinstance(default, int | float) and not isinstance(default, bool)
+    if numeric and name.split(".", maxsplit=1)[0] in ("tracker", "predictor"):
+        return (0, 1_000_000) if isinstance(default, int) else (0.0, 1e6)
+    return None
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     name: str  # full ROS parameter name, e.g. "tracker.max_coast_s"
@@ -137,7 +147,13 @@ def specs_for(cameras: tuple[str, ...]) -> list[ParamSpec]:
             is_live = live or (prefix == "detector" and f.name in _LIVE_DETECTOR)
             desc = field_comments(cls).get(f.name, f"{cls.__name__}.{f.name}")
             out.append(
-                ParamSpec(name, _ros_value(getattr(defaults, f.name)), desc, is_live, _RANGES.get(name))
+                ParamSpec(
+                    name,
+                    _ros_value(getattr(defaults, f.name)),
+                    desc,
+                    is_live,
+                    _range(name, getattr(defaults, f.name)),
+                )
             )
     pose = CameraPose()
     for ns in cameras:

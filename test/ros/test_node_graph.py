@@ -10,7 +10,8 @@ import pytest
 import rclpy
 from autoware_perception_msgs.msg import ObjectClassification, PredictedObjects, TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.srv import ListParameters
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue, SetParametersResult
+from rcl_interfaces.srv import ListParameters, SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -149,3 +150,25 @@ def test_declared_parameters_match_the_yaml(graph) -> None:
     assert spin_until(executor, future.done, 10.0)
     declared = set(future.result().result.names) - {"use_sim_time", "start_type_description_service"}
     assert declared == set(load_yaml_values(default_params_file()))
+
+
+def test_live_parameters_change_and_others_are_refused(graph) -> None:
+    node, executor, _ = graph
+    client = node.create_client(SetParameters, f"{NS}/lepton_perception/set_parameters")
+    assert client.wait_for_service(timeout_sec=30.0)
+
+    def set_one(name: str, value: ParameterValue) -> SetParametersResult:
+        future = client.call_async(SetParameters.Request(parameters=[Parameter(name=name, value=value)]))
+        assert spin_until(executor, future.done, 10.0)
+        return future.result().results[0]
+
+    ok = set_one("tracker.max_coast_s", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=1.5))
+    assert ok.successful, ok.reason
+    refused = set_one(
+        "detector.backend", ParameterValue(type=ParameterType.PARAMETER_STRING, string_value="torch")
+    )
+    assert not refused.successful
+    out_of_range = set_one(
+        "tracker.max_coast_s", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=-1.0)
+    )
+    assert not out_of_range.successful
