@@ -21,7 +21,6 @@ setup(
     maintainer_email="maintainers@lepton-perception.dev",
     description="Camera-based detection, tracking and trajectory prediction for ROS 2.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "lepton = lepton_perception.tools.cli:main",
