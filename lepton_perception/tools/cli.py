@@ -13,10 +13,10 @@ import sys
 
 # command group -> modules registering sub-commands in it ("" = top level).
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "": ("detect",),
+    "": ("detect", "export"),
     "bag": (),
-    "eval": (),
-    "bench": (),
+    "eval": ("eval_detection",),
+    "bench": ("bench_detector",),
     "train": (),
 }
 GROUP_HELP = {
