@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -50,20 +51,38 @@ class TorchDetector:
         self.model: YOLOX = net.to(self._device, self.dtype)
         # NHWC (channels_last) lets oneDNN / cuDNN run the depthwise and 1x1 convs without reorders.
         self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        self._forward = torch.compile(self.model, dynamic=False) if config.compile else self.model
+        self.model.use_nhwc_gemm(self._device.type == "cpu")
         size = config.input_size_px
+        self._forward, how = self._runner(size)
         self._grid, self._stride = torch_ops.grid_tensors(size, self._device)
         self._thresholds = torch.from_numpy(config.score_thresholds()).to(self._device)
         # Input buffers, grown (never shrunk) to the largest batch seen; reused across calls.
         self._batch = self._new_batch(0)
         self._canvases = np.empty((0, size, size, 3), np.uint8)
         log.info(
-            "torch detector: %s on %s (%s%s)",
+            "torch detector: %s on %s (%s, %s)",
             self.arch.describe(),
             self.device,
             "fp16" if self.dtype == torch.float16 else "fp32",
-            ", torch.compile" if config.compile else "",
+            how,
         )
+
+    def _runner(self, size: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+        """What runs the network: torch.compile if asked, a frozen trace on CPU, else eager.
+
+        On CPU the eager module spends ~5 ms per forward in Python/dispatch over ~300 small ops (measured
+        at a 32 x 32 input); a frozen TorchScript trace halves that. The trace holds no shapes: it runs
+        any batch size (a test checks batch 1 vs 3 against eager).
+        """
+        if self.config.compile:
+            return torch.compile(self.model, dynamic=False), "torch.compile"
+        if self._device.type != "cpu":
+            return self.model, "eager"
+        example = torch.zeros(1, 3, size, size).contiguous(memory_format=torch.channels_last)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TorchScript deprecation notices
+            traced = torch.jit.freeze(torch.jit.trace(self.model, example).eval())
+        return traced, "frozen TorchScript trace"
 
     def _new_batch(self, n: int) -> torch.Tensor:
         size = self.config.input_size_px

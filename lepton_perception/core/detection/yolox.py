@@ -50,8 +50,16 @@ class ConvAct(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=True)
         self.act = nn.SiLU(inplace=True)
+        self.gemm = False  # see ``use_nhwc_gemm``
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gemm and x.is_contiguous(memory_format=torch.channels_last):
+            # NHWC memory is a (B*H*W, Cin) matrix: the 1x1 conv is one GEMM, no layout copies.
+            b, c, h, w = x.shape
+            w2d, bias = self.conv.weight.view(self.conv.out_channels, c), self.conv.bias
+            assert bias is not None
+            y = torch.mm(x.permute(0, 2, 3, 1).reshape(-1, c), w2d.t()).add_(bias)
+            return self.act(y.view(b, h, w, -1).permute(0, 3, 1, 2))
         return self.act(self.conv(x))
 
 
@@ -224,3 +232,15 @@ class YOLOX(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
+
+    def use_nhwc_gemm(self, enabled: bool) -> None:
+        """Run 1x1 stride-1 convs as GEMMs on channels_last inputs (CPU inference).
+
+        Single-threaded, ATen sends batch < 16 1x1 convs to its im2col path, which copies
+        channels_last tensors to NCHW and back around every conv; a GEMM on the NHWC memory avoids
+        that. Off for export so traced graphs keep plain Conv ops.
+        """
+        for m in self.modules():
+            if isinstance(m, ConvAct):
+                c = m.conv
+                m.gemm = enabled and c.kernel_size == (1, 1) and c.stride == (1, 1) and c.groups == 1
