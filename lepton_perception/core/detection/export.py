@@ -28,8 +28,10 @@ class RoundTrip:
 
 
 def _cpu_fp32(model: YOLOX) -> YOLOX:
-    """A CPU fp32 copy (``.float()``/``.cpu()`` would change the caller's module in place)."""
-    return copy.deepcopy(model).float().cpu().to(memory_format=torch.contiguous_format).eval()  # type: ignore[call-overload]
+    """A CPU fp32 NCHW copy with plain convs (``.float()`` etc. would change the caller's module)."""
+    out: YOLOX = copy.deepcopy(model).float().cpu().eval()
+    out.use_nhwc_gemm(False)
+    return out.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
 
 
 def _probe(size: int, batch: int) -> torch.Tensor:
@@ -40,8 +42,9 @@ def _probe(size: int, batch: int) -> torch.Tensor:
 def export_torchscript(model: YOLOX, path: str | Path, size: int) -> Path:
     """Trace ``model`` (CPU fp32) at a (1, 3, size, size) input; the trace is batch-agnostic."""
     model = _cpu_fp32(model)
-    with torch.inference_mode(False), torch.no_grad():
-        traced = torch.jit.trace(model, _probe(size, 1))
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated, still supported
+        traced = torch.jit.trace(model, _probe(size, 1), check_trace=False)  # checked below
     out = Path(path)
     traced.save(str(out))
     return out
@@ -67,9 +70,12 @@ def export_onnx(model: YOLOX, path: str | Path, size: int, opset: int = 13) -> P
 
 
 def check_torchscript(model: YOLOX, path: Path, size: int, batch: int = 2) -> RoundTrip:
-    loaded = torch.jit.load(str(path), map_location="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loaded = torch.jit.load(str(path), map_location="cpu")
     x = _probe(size, batch)
-    with torch.inference_mode():
+    # Plain execution: the profiling executor would spend seconds specialising on the first calls.
+    with torch.inference_mode(), torch.jit.optimized_execution(False):
         diff = float((loaded(x) - _cpu_fp32(model)(x)).abs().max())
     return RoundTrip(path, batch, diff)
 

@@ -80,9 +80,21 @@ class OnnxRuntimeDetector:
                 f"input {inp.name}{inp.shape}, output {out.name}{out.shape}"
             )
         self._input_name = inp.name
+        # One test run at start-up: weights whose shapes do not fit the graph fail here, not mid-drive.
+        probe = np.random.default_rng(0).uniform(0, 255, (2, 3, size, size)).astype(np.float32)
+        try:
+            single = np.concatenate([self.session.run(None, {inp.name: p[None]})[0] for p in probe])
+        except Exception as exc:
+            raise ModelLoadError(f"model file {path} loads but fails a test run: {exc}") from exc
+        if single.shape[-1] != 85 or not np.isfinite(single).all():
+            raise ModelLoadError(
+                f"model file {path}: test run gave output {single.shape} with non-finite values"
+            )
         self.batched = not isinstance(inp.shape[0], int)
         if not self.batched:
-            self._try_dynamic_batch(ort, model, opts, providers, path)
+            self._try_dynamic_batch(
+                ort, model, opts=opts, providers=providers, path=path, probe=probe, single=single
+            )
         self.device = "cuda" if self.session.get_providers()[0] != "CPUExecutionProvider" else "cpu"
         self._grid, self._stride = make_grid(size)
         self._thresholds = config.score_thresholds()
@@ -127,8 +139,17 @@ class OnnxRuntimeDetector:
             raise ModelLoadError(f"model file {path} could not be loaded by onnxruntime: {exc}") from exc
 
     def _try_dynamic_batch(
-        self, ort: Any, model: onnx.ModelProto, opts: Any, providers: list[Any], path: Path
+        self,
+        ort: Any,
+        model: onnx.ModelProto,
+        *,
+        opts: Any,
+        providers: list[Any],
+        path: Path,
+        probe: npt.NDArray[np.float32],
+        single: npt.NDArray[np.float32],
     ) -> None:
+        """Swap in the dynamic-batch graph if it reproduces the fixed graph's ``single`` on ``probe``."""
         dyn = make_batch_dynamic(model)
         if dyn is None:
             log.info("%s: a Reshape pins the batch; keeping batch 1 and looping over images", path)
@@ -138,11 +159,11 @@ class OnnxRuntimeDetector:
         except ModelLoadError as exc:
             log.warning("dynamic-batch rewrite of %s failed to load (%s); looping over images", path, exc)
             return
-        size = self.config.input_size_px
-        rng = np.random.default_rng(0)
-        probe = rng.uniform(0, 255, (2, 3, size, size)).astype(np.float32)
-        both = session.run(None, {self._input_name: probe})[0]
-        single = np.concatenate([self.session.run(None, {self._input_name: p[None]})[0] for p in probe])
+        try:
+            both = session.run(None, {self._input_name: probe})[0]
+        except Exception as exc:  # e.g. a shape op the rewrite missed
+            log.warning("dynamic-batch rewrite of %s fails to run (%s); looping over images", path, exc)
+            return
         err = float(np.abs(both - single).max())
         if err > 1e-3:
             log.warning("dynamic-batch rewrite of %s disagrees with the original by %.3g; looping", path, err)

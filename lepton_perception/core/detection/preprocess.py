@@ -28,7 +28,10 @@ class Letterbox:
     def fit(width: int, height: int, size: int) -> Letterbox:
         """Largest aspect-preserving fit of a ``width x height`` image into a ``size`` square."""
         scale = min(size / height, size / width)
-        return Letterbox(width, height, min(size, round(width * scale)), min(size, round(height * scale)))
+        # At least one pixel: a 1 x 2000 image would otherwise round to zero width.
+        return Letterbox(
+            width, height, max(1, min(size, round(width * scale))), max(1, min(size, round(height * scale)))
+        )
 
     @property
     def scale_xy(self) -> tuple[float, float]:

@@ -82,6 +82,10 @@ def _onnx_convs(model: onnx.ModelProto, path: Path) -> tuple[list[_OnnxConv], di
 
 
 def _num_classes(model: onnx.ModelProto, path: Path) -> int:
+    """From the named class-logit conv when the file keeps that name, else the output's last dim."""
+    for t in model.graph.initializer:
+        if t.name == "head.cls_preds.0.weight" and len(t.dims) == 4:
+            return int(t.dims[0])
     out = model.graph.output[0].type.tensor_type.shape.dim
     if len(out) != 3 or not out[2].HasField("dim_value") or out[2].dim_value <= 5:
         raise ModelLoadError(
