@@ -43,6 +43,26 @@ class YoloxArch:
         return f"YOLOX-{name} (depth {self.depth}, width {self.width}{dw}, {self.num_classes} classes)"
 
 
+def _pointwise_nhwc(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """1x1 stride-1 conv of an NHWC-contiguous x: its memory is a (B*H*W, Cin) matrix, so one GEMM."""
+    b, c, h, w = x.shape
+    bias = conv.bias
+    assert bias is not None
+    y = torch.mm(x.permute(0, 2, 3, 1).reshape(-1, c), conv.weight.view(conv.out_channels, c).t()).add_(bias)
+    return y.view(b, h, w, -1).permute(0, 3, 1, 2)
+
+
+class PointwiseConv(nn.Conv2d):
+    """A 1x1 ``nn.Conv2d`` (same parameters and names) that can run as a GEMM; see ``use_nhwc_gemm``."""
+
+    gemm = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gemm and x.is_contiguous(memory_format=torch.channels_last):
+            return _pointwise_nhwc(x, self)
+        return super().forward(x)
+
+
 class ConvAct(nn.Module):
     """Conv (batch norm folded into weight and bias) + SiLU; 'same' padding for odd kernels."""
 
@@ -54,12 +74,7 @@ class ConvAct(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gemm and x.is_contiguous(memory_format=torch.channels_last):
-            # NHWC memory is a (B*H*W, Cin) matrix: the 1x1 conv is one GEMM, no layout copies.
-            b, c, h, w = x.shape
-            w2d, bias = self.conv.weight.view(self.conv.out_channels, c), self.conv.bias
-            assert bias is not None
-            y = torch.mm(x.permute(0, 2, 3, 1).reshape(-1, c), w2d.t()).add_(bias)
-            return self.act(y.view(b, h, w, -1).permute(0, 3, 1, 2))
+            return self.act(_pointwise_nhwc(x, self.conv))
         return self.act(self.conv(x))
 
 
@@ -128,7 +143,11 @@ class Focus(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tl, tr = x[..., ::2, ::2], x[..., ::2, 1::2]
         bl, br = x[..., 1::2, ::2], x[..., 1::2, 1::2]
-        return self.conv(torch.cat([tl, bl, tr, br], dim=1))
+        y = torch.cat([tl, bl, tr, br], dim=1)
+        if x.is_contiguous(memory_format=torch.channels_last):
+            # The cat of strided slices only looks NHWC; a real NHWC copy makes the conv ~2.5x faster.
+            y = y.contiguous(memory_format=torch.channels_last)
+        return self.conv(y)
 
 
 class CSPDarknet(nn.Module):
@@ -203,9 +222,9 @@ class YOLOXHead(nn.Module):
             nn.Sequential(_conv(hidden, hidden, 3, 1, depthwise), _conv(hidden, hidden, 3, 1, depthwise))
             for _ in in_ch
         )
-        self.cls_preds = nn.ModuleList(nn.Conv2d(hidden, num_classes, 1) for _ in in_ch)
-        self.reg_preds = nn.ModuleList(nn.Conv2d(hidden, 4, 1) for _ in in_ch)
-        self.obj_preds = nn.ModuleList(nn.Conv2d(hidden, 1, 1) for _ in in_ch)
+        self.cls_preds = nn.ModuleList(PointwiseConv(hidden, num_classes, 1) for _ in in_ch)
+        self.reg_preds = nn.ModuleList(PointwiseConv(hidden, 4, 1) for _ in in_ch)
+        self.obj_preds = nn.ModuleList(PointwiseConv(hidden, 1, 1) for _ in in_ch)
 
     def forward(self, feats: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
         outs = []
@@ -244,3 +263,5 @@ class YOLOX(nn.Module):
             if isinstance(m, ConvAct):
                 c = m.conv
                 m.gemm = enabled and c.kernel_size == (1, 1) and c.stride == (1, 1) and c.groups == 1
+            elif isinstance(m, PointwiseConv):
+                m.gemm = enabled
