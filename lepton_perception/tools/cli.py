@@ -13,10 +13,10 @@ import sys
 
 # command group -> modules registering sub-commands in it ("" = top level).
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "": ("detect", "process", "demo"),
+    "": ("detect", "process", "demo", "export"),
     "bag": ("bag",),
-    "eval": (),
-    "bench": ("bench_node",),
+    "eval": ("eval_detection",),
+    "bench": ("bench_detector", "bench_node"),
     "train": (),
 }
 GROUP_HELP = {

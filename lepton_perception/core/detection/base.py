@@ -36,12 +36,17 @@ class DetectorConfig:
     class_ids: tuple[int, ...] = field(default_factory=lambda: tuple(sorted(COCO_CLASSES)))
     max_detections: int = 300
     cpu_threads: int = 0  # 0: library default
+    compile: bool = False  # torch backend: torch.compile the network (slow first call, needs a C++ compiler)
+    max_batch: int = 8  # onnxruntime TensorRT: largest batch its engine profile covers
+    trt_cache_dir: str = "~/.cache/lepton_perception/trt"  # onnxruntime TensorRT engine cache
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", "torch", "onnxruntime"):
             raise ValueError(f"unknown detector backend {self.backend!r}")
         if self.input_size_px % 32 != 0 or self.input_size_px <= 0:
             raise ValueError(f"input_size_px must be a positive multiple of 32, got {self.input_size_px}")
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {self.max_batch}")
         if not 0.0 < self.nms_iou <= 1.0:
             raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
 

@@ -31,8 +31,13 @@ def decode(raw: F32, grid: F32, stride: F32) -> F32:
     return out
 
 
-def nms(boxes: F32, scores: F32, iou_threshold: float) -> npt.NDArray[np.int64]:
-    """Greedy NMS; returns kept indices in descending score order."""
+def nms(
+    boxes: F32, scores: F32, class_ids: npt.NDArray[np.int64], iou_threshold: float
+) -> npt.NDArray[np.int64]:
+    """Greedy class-aware NMS: a box only suppresses boxes of its own class.
+
+    Returns kept indices in descending score order (ties keep input order).
+    """
     order = np.argsort(-scores, kind="stable")
     x1, y1, x2, y2 = boxes.T
     areas = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
@@ -45,7 +50,7 @@ def nms(boxes: F32, scores: F32, iou_threshold: float) -> npt.NDArray[np.int64]:
         h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
         inter = w * h
         iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = rest[iou <= iou_threshold]
+        order = rest[(iou <= iou_threshold) | (class_ids[rest] != class_ids[i])]
     return np.asarray(keep, dtype=np.int64)
 
 
@@ -68,12 +73,8 @@ def postprocess(
     if not keep.any():
         return Detections.empty()
     xywh, scores, class_ids = decoded[keep, :4], scores[keep], class_ids[keep]
-    boxes = np.empty_like(xywh)
-    boxes[:, :2] = xywh[:, :2] - xywh[:, 2:] / 2
-    boxes[:, 2:] = xywh[:, :2] + xywh[:, 2:] / 2
-    # Class-aware NMS in one pass: offset each class's boxes so different classes never overlap.
-    offset = class_ids[:, None].astype(np.float32) * 4096.0
-    kept = nms(boxes + offset, scores, nms_iou)[:max_detections]
+    boxes = np.concatenate([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], axis=1)
+    kept = nms(boxes, scores, class_ids, nms_iou)[:max_detections]
     return Detections(
         letterbox.boxes_to_image(boxes[kept]),
         scores[kept].astype(np.float32),

@@ -13,18 +13,46 @@ PAD_VALUE = 114  # YOLOX training pad colour
 
 @dataclass(frozen=True)
 class Letterbox:
-    """How one image was placed into the network input: scaled by ``scale``, top-left aligned."""
+    """How one image was placed into the network input: resized to ``resized_w x resized_h``, top-left.
 
-    scale: float  # network px per image px
+    The scale is kept per axis (``resized / original``): the resized size is rounded to whole pixels,
+    so one common factor would be off by up to half a pixel of the resized image at the far edge.
+    """
+
     width: int  # original image size, px
     height: int
+    resized_w: int  # size of the image inside the network input, px
+    resized_h: int
+
+    @staticmethod
+    def fit(width: int, height: int, size: int) -> Letterbox:
+        """Largest aspect-preserving fit of a ``width x height`` image into a ``size`` square."""
+        scale = min(size / height, size / width)
+        # At least one pixel: a 1 x 2000 image would otherwise round to zero width.
+        return Letterbox(
+            width, height, max(1, min(size, round(width * scale))), max(1, min(size, round(height * scale)))
+        )
+
+    @property
+    def scale_xy(self) -> tuple[float, float]:
+        """Network px per image px, (x, y)."""
+        return self.resized_w / self.width, self.resized_h / self.height
 
     def boxes_to_image(self, boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """(N, 4) network-input xyxy -> original-image xyxy, clipped to the image."""
-        out = boxes / self.scale
-        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, self.width)
-        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, self.height)
-        return out.astype(np.float32)
+        sx, sy = self.scale_xy
+        out = np.empty_like(boxes, dtype=np.float32)
+        out[:, [0, 2]] = np.clip(boxes[:, [0, 2]] / sx, 0, self.width)
+        out[:, [1, 3]] = np.clip(boxes[:, [1, 3]] / sy, 0, self.height)
+        return out
+
+    def boxes_to_input(self, boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """(N, 4) original-image xyxy -> network-input xyxy (inverse of ``boxes_to_image``)."""
+        sx, sy = self.scale_xy
+        out = np.empty_like(boxes, dtype=np.float32)
+        out[:, [0, 2]] = boxes[:, [0, 2]] * sx
+        out[:, [1, 3]] = boxes[:, [1, 3]] * sy
+        return out
 
 
 def letterbox(
@@ -38,10 +66,13 @@ def letterbox(
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"expected a non-empty (H, W, 3) image, got shape {image.shape}")
     h, w = image.shape[:2]
-    scale = min(size / h, size / w)
-    nh, nw = min(size, round(h * scale)), min(size, round(w * scale))
+    lb = Letterbox.fit(w, h, size)
+    nw, nh = lb.resized_w, lb.resized_h
     canvas = out if out is not None else np.empty((size, size, 3), np.uint8)
-    canvas.fill(PAD_VALUE)
-    interp = cv2.INTER_LINEAR if scale != 1.0 else cv2.INTER_NEAREST
-    canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=interp)
-    return canvas, Letterbox(scale=scale, width=w, height=h)
+    canvas[nh:] = PAD_VALUE
+    canvas[:nh, nw:] = PAD_VALUE
+    if (nw, nh) == (w, h):
+        canvas[:nh, :nw] = image
+    else:
+        cv2.resize(image, (nw, nh), dst=canvas[:nh, :nw], interpolation=cv2.INTER_LINEAR)
+    return canvas, lb

@@ -1,0 +1,85 @@
+"""Torch and onnxruntime backends agree, batch the same as one by one, and pick devices sensibly."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from lepton_perception.core.detection import DetectorConfig, create_detector, torch_backend
+from lepton_perception.core.detection.onnx_backend import OnnxRuntimeDetector
+from lepton_perception.core.detection.torch_backend import TorchDetector
+from lepton_perception.core.types import Detections
+
+
+def assert_same(a: Detections, b: Detections, box_px: float = 1.0, score: float = 1e-3) -> None:
+    assert len(a) == len(b)
+    np.testing.assert_array_equal(a.class_ids, b.class_ids)
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=box_px, rtol=0)
+    np.testing.assert_allclose(a.scores, b.scores, atol=score, rtol=0)
+
+
+def test_torch_and_onnxruntime_agree_on_shared_images(torch_detector, ort_detector, images):
+    batch = list(images.values())
+    for t, o in zip(torch_detector.detect(batch), ort_detector.detect(batch)):
+        assert len(t) > 0
+        assert_same(t, o)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_batch_equals_one_by_one(backend, torch_detector, ort_detector, images):
+    det = torch_detector if backend == "torch" else ort_detector
+    batch = list(images.values()) + [next(iter(images.values()))]
+    together = det.detect(batch)
+    for img, got in zip(batch, together):
+        assert_same(got, det.detect([img])[0], box_px=1e-2, score=1e-5)
+
+
+def test_onnxruntime_runs_batches_in_one_call(ort_detector):
+    # The fixed-batch release file was rewritten to a symbolic batch on load.
+    assert ort_detector.batched
+    assert not isinstance(ort_detector.session.get_inputs()[0].shape[0], int)
+
+
+def test_empty_batch_and_bad_images(torch_detector, ort_detector):
+    for det in (torch_detector, ort_detector):
+        assert det.detect([]) == []
+        with pytest.raises(ValueError, match="H, W, 3"):
+            det.detect([np.zeros((10, 10), np.uint8)])
+
+
+def test_thresholds_and_class_filter(model_path, images):
+    img = images["dog.jpg"]
+    only_vehicles = DetectorConfig(model_path=str(model_path), device="cpu", class_ids=(2, 3, 5, 7))
+    dets = OnnxRuntimeDetector(only_vehicles).detect([img])[0]
+    assert len(dets) >= 1 and set(dets.class_ids.tolist()) <= {2, 3, 5, 7}
+    strict = DetectorConfig(model_path=str(model_path), device="cpu", score_threshold_vehicle=0.99)
+    assert not set(OnnxRuntimeDetector(strict).detect([img])[0].class_ids.tolist()) & {2, 3, 5, 7}
+
+
+def test_auto_picks_torch_on_cpu(model_path, caplog):
+    with caplog.at_level(logging.INFO):
+        det = create_detector(DetectorConfig(model_path=str(model_path)))
+    assert isinstance(det, TorchDetector) and det.device == "cpu"
+    assert "on cpu" in caplog.text
+
+
+def test_auto_falls_back_to_onnxruntime_when_torch_fails(model_path, monkeypatch, caplog):
+    def broken(self, config):
+        raise RuntimeError("simulated CUDA driver failure")
+
+    monkeypatch.setattr(torch_backend.TorchDetector, "__init__", broken)
+    with caplog.at_level(logging.WARNING):
+        det = create_detector(DetectorConfig(model_path=str(model_path)))
+    assert isinstance(det, OnnxRuntimeDetector)
+    assert "simulated CUDA driver failure" in caplog.text and "falling back to onnxruntime" in caplog.text
+    with pytest.raises(RuntimeError, match="simulated"):
+        create_detector(DetectorConfig(model_path=str(model_path), backend="torch"))
+
+
+def test_cuda_request_without_cuda_is_an_error(model_path):
+    if torch_backend.torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        TorchDetector(DetectorConfig(model_path=str(model_path), device="cuda"))
