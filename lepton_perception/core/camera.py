@@ -96,13 +96,16 @@ class GroundProjector:
         result: F64 = d @ self.pose.rotation().T
         return result
 
-    def to_ground(self, uv: npt.ArrayLike) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
+    def to_ground(
+        self, uv: npt.ArrayLike, sigma_px: npt.ArrayLike | None = None
+    ) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
         """Intersect pixel rays with the road.
 
         Returns ``(xy (N, 2) m, cov (N, 2, 2) m^2, valid (N,))``. A point is invalid when its ray does
         not hit the road in front of the camera or hits it beyond ``max_range_m``; its row is NaN.
         The covariance propagates ``pixel_sigma_px`` through the projection's Jacobian, so it grows
-        roughly with the square of the range.
+        roughly with the square of the range. ``sigma_px`` (scalar or (N,)) overrides the pixel std,
+        e.g. to scale it with the box size.
         """
         uv = np.atleast_2d(np.asarray(uv, dtype=np.float64))
         xy, valid = self._intersect(uv)
@@ -111,7 +114,9 @@ class GroundProjector:
         xu, vu = self._intersect(uv + [eps, 0.0])
         xv, vv = self._intersect(uv + [0.0, eps])
         jac = np.stack([(xu - xy) / eps, (xv - xy) / eps], axis=2)  # (N, 2, 2)
-        cov = (self.pixel_sigma_px**2) * jac @ jac.transpose(0, 2, 1)
+        sigma = self.pixel_sigma_px if sigma_px is None else sigma_px
+        var = np.broadcast_to(np.asarray(sigma, dtype=np.float64) ** 2, (len(uv),))
+        cov = var[:, None, None] * (jac @ jac.transpose(0, 2, 1))
         valid = valid & vu & vv
         xy[~valid] = np.nan
         cov[~valid] = np.nan
