@@ -15,8 +15,8 @@ import sys
 COMMANDS: dict[str, tuple[str, ...]] = {
     "": ("detect",),
     "bag": (),
-    "eval": (),
-    "bench": (),
+    "eval": ("eval_tracking", "eval_geometry"),
+    "bench": ("bench_tracker",),
     "train": (),
 }
 GROUP_HELP = {

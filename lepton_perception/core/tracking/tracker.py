@@ -48,28 +48,28 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TrackerConfig:
     # Detection scores (probabilities in [0, 1]).
-    high_score: float = 0.6  # stage-1 detections; lower ones only extend existing tracks (stage 2)
+    high_score: float = 0.7  # stage-1 detections; lower ones only extend existing tracks (stage 2)
     low_score: float = 0.1  # detections below this are ignored
     birth_score: float = 0.7  # an unmatched detection starts a track only at or above this score
     # Gates, as minimum IoU.
     iou_gate: float = 0.3  # stage 1 (predicted box vs high-score detection)
     low_iou_gate: float = 0.5  # stage 2 (predicted box vs low-score detection)
-    recovery_iou_gate: float = 0.3  # stage 3 (last observed box vs high-score detection)
+    recovery_iou_gate: float = 0.5  # stage 3 (last observed box vs high-score detection)
     tentative_iou_gate: float = 0.3  # stage 4
-    direction_weight: float = 0.2  # cost per radian of velocity-direction mismatch (OC-SORT VDC)
+    direction_weight: float = 0.0  # cost per radian of velocity-direction mismatch (OC-SORT VDC); 0 = off
     direction_window_s: float = 0.3  # observed direction = last observation minus the one this old
     # Lifecycle.
-    min_hits: int = 2  # matched detections to confirm a track
-    max_coast_s: float = 3.0  # a confirmed track unmatched this long is deleted
+    min_hits: int = 3  # matched detections to confirm a track
+    max_coast_s: float = 1.5  # a confirmed track unmatched this long is deleted
     max_tentative_gap_s: float = 0.15  # a tentative track unmatched this long is deleted
     low_stage_max_gap_s: float = 0.15  # stage 2 only extends tracks seen this recently
     # Observation-centric re-update after a gap longer than ``reupdate_min_gap_s``.
-    reupdate_min_gap_s: float = 0.15
+    reupdate_min_gap_s: float = 0.25
     reupdate_step_s: float = 0.1  # virtual observation spacing
     # Image-box Kalman filter, noise as fractions of the box height (boxes shrink with range).
     accel_noise_hps2: float = 2.0  # centre white-acceleration std, box heights / s^2
-    size_accel_noise_hps2: float = 1.0  # width/height white-acceleration std, box heights / s^2
-    measurement_noise_h: float = 0.05  # detection box std, box heights
+    size_accel_noise_hps2: float = 2.0  # width/height white-acceleration std, box heights / s^2
+    measurement_noise_h: float = 0.03  # detection box std, box heights
     initial_velocity_hps: float = 1.0  # initial box-velocity std, box heights / s
     # Ground-plane Kalman filter.
     foot_noise_h: float = 0.03  # std of the box bottom-centre, box heights (min: the projector's)
@@ -123,30 +123,47 @@ class _Tracks:
 
 
 class _History:
-    """Ground-plane history ring: rows [stamp_s, x_m, y_m], amortised O(1) append."""
+    """Ground-plane history: rows [stamp_s, x_m, y_m] within ``keep_s`` of the newest row, oldest first.
 
-    __slots__ = ("buf", "n")
+    Amortised O(1) append; the snapshot array is built once per append and shared (read-only) by the
+    ``Track`` snapshots until the next one.
+    """
+
+    __slots__ = ("_view", "buf", "keep_s", "n", "start")
 
     def __init__(self) -> None:
+        self.keep_s = np.inf
         self.buf = np.empty((32, 3))
         self.n = 0
+        self.start = 0
+        self._view: F64 | None = _EMPTY_HISTORY
 
     def append(self, stamp_s: float, x: float, y: float, keep_s: float) -> None:
         if self.n == len(self.buf):
-            start = int(np.searchsorted(self.buf[: self.n, 0], stamp_s - keep_s, side="left"))
-            kept = self.buf[start : self.n]
+            kept = self.buf[self.start : self.n]
             if len(kept) > len(self.buf) // 2:
                 self.buf = np.concatenate([kept, np.empty_like(self.buf)])
             else:
                 self.buf[: len(kept)] = kept
-            self.n = len(kept)
+            self.n, self.start = len(kept), 0
         self.buf[self.n] = (stamp_s, x, y)
         self.n += 1
+        self.keep_s = keep_s
+        self._view = None
 
-    def window(self, stamp_s: float, keep_s: float) -> F64:
-        start = int(np.searchsorted(self.buf[: self.n, 0], stamp_s - keep_s, side="left"))
-        result: F64 = self.buf[start : self.n].copy()
-        return result
+    def view(self) -> F64:
+        if self._view is None:
+            # Drop rows older than keep_s before the newest one (lazily: only when a snapshot needs it).
+            newest = self.buf[self.n - 1, 0]
+            self.start += int(np.searchsorted(self.buf[self.start : self.n, 0], newest - self.keep_s, "left"))
+            v = self.buf[self.start : self.n].copy()
+            v.flags.writeable = False
+            self._view = v
+        return self._view
+
+
+_EMPTY_HISTORY: F64 = np.zeros((0, 3))
+_EMPTY_HISTORY.flags.writeable = False
 
 
 def _xyxy_to_z(b: F64) -> F64:
@@ -276,10 +293,10 @@ class MultiObjectTracker:
         if len(ti) == 0:
             return
         cfg, t = self.config, self._t
-        for k, i in enumerate(ti):
-            gap = stamp_s - t.last_s[i]
-            if t.confirmed[i] and gap > cfg.reupdate_min_gap_s + 1e-9:
-                self._reupdate(int(i), boxes[k], gap)
+        gaps = stamp_s - t.last_s[ti]
+        re = t.confirmed[ti] & (gaps > cfg.reupdate_min_gap_s + 1e-9)
+        if re.any():
+            self._reupdate(ti[re], boxes[re], gaps[re])
         z = _xyxy_to_z(boxes)
         t.x[ti], t.P[ti] = self._box_model.update(t.x[ti], t.P[ti], z, self._box_R(z[:, 3]))
         t.x_obs[ti], t.P_obs[ti] = t.x[ti], t.P[ti]
@@ -298,19 +315,25 @@ class MultiObjectTracker:
         t.hits[ti] += 1
         t.confirmed[ti] |= t.hits[ti] >= cfg.min_hits
 
-    def _reupdate(self, i: int, box: F64, gap_s: float) -> None:
-        """Re-run track ``i``'s filter from its last update over boxes interpolated to ``box``."""
-        t, cfg = self._t, self.config
-        n = max(1, round(gap_s / cfg.reupdate_step_s))
-        step = gap_s / n
-        x, P = t.x_obs[i : i + 1], t.P_obs[i : i + 1]
-        z0, z1 = _xyxy_to_z(t.obs_box[i : i + 1]), _xyxy_to_z(box[None])
-        for k in range(1, n):
-            x, P = self._box_model.predict(x, P, step, self._box_accel_var(x))
-            z = z0 + (z1 - z0) * (k / n)
-            x, P = self._box_model.update(x, P, z, self._box_R(z[:, 3]))
-        x, P = self._box_model.predict(x, P, step, self._box_accel_var(x))
-        t.x[i], t.P[i] = x[0], P[0]
+    def _reupdate(self, idx: I64, boxes: F64, gaps_s: F64) -> None:
+        """Re-run the filters of tracks ``idx`` from their last update over boxes interpolated linearly
+        to the new ``boxes`` (OC-SORT's virtual trajectory), in steps of about ``reupdate_step_s``;
+        tracks with the same number of steps are processed together."""
+        t, model = self._t, self._box_model
+        steps = np.maximum(1, np.round(gaps_s / self.config.reupdate_step_s)).astype(np.int64)
+        for n in np.unique(steps).tolist():
+            g = steps == n
+            sel = idx[g]
+            x, P = t.x_obs[sel], t.P_obs[sel]
+            z0, z1 = _xyxy_to_z(t.obs_box[sel]), _xyxy_to_z(boxes[g])
+            # One common step per group keeps the batch; per-track step lengths differ by < 1 step.
+            step = float(np.mean(gaps_s[g])) / n
+            for k in range(1, n):
+                x, P = model.predict(x, P, step, self._box_accel_var(x))
+                z = z0 + (z1 - z0) * (k / n)
+                x, P = model.update(x, P, z, self._box_R(z[:, 3]))
+            x, P = model.predict(x, P, step, self._box_accel_var(x))
+            t.x[sel], t.P[sel] = x, P
 
     def _project(self, boxes: F64, projector: GroundProjector | None) -> tuple[F64, F64, BoolArray]:
         n = len(boxes)
@@ -321,17 +344,20 @@ class MultiObjectTracker:
         return projector.to_ground(foot, sigma_px=sigma)
 
     def _update_ground(self, ti: I64, xy: F64, cov: F64, ok: BoolArray, stamp_s: float) -> None:
+        if not ok.any():
+            return
         t = self._t
-        init = ti[ok & ~t.g_valid[ti]]
-        if len(init):
-            t.gx[init], t.gP[init] = self._ground_init(xy[ok & ~t.g_valid[ti]], cov[ok & ~t.g_valid[ti]])
-            t.g_valid[init] = True
-        upd_mask = ok & np.isin(ti, init, invert=True)
-        upd = ti[upd_mask]
-        if len(upd):
-            t.gx[upd], t.gP[upd] = self._ground_model.update(t.gx[upd], t.gP[upd], xy[upd_mask], cov[upd_mask])
-        for i in ti[ok]:
-            t.history[i].append(stamp_s, t.gx[i, 0], t.gx[i, 1], self.config.history_s)
+        fresh = ok & ~t.g_valid[ti]
+        upd = ok & t.g_valid[ti]
+        if fresh.any():
+            t.gx[ti[fresh]], t.gP[ti[fresh]] = self._ground_init(xy[fresh], cov[fresh])
+            t.g_valid[ti[fresh]] = True
+        if upd.any():
+            i = ti[upd]
+            t.gx[i], t.gP[i] = self._ground_model.update(t.gx[i], t.gP[i], xy[upd], cov[upd])
+        keep_s = self.config.history_s
+        for i, (x, y) in zip(ti[ok].tolist(), t.gx[ti[ok], :2].tolist()):
+            t.history[i].append(stamp_s, x, y, keep_s)
 
     def _ground_init(self, xy: F64, cov: F64) -> tuple[F64, F64]:
         gx = np.zeros((len(xy), 4))
@@ -372,29 +398,43 @@ class MultiObjectTracker:
         self._t.append(new)
 
     def _snapshots(self, stamp_s: float) -> list[Track]:
-        t, keep_s = self._t, self.config.history_s
+        t = self._t
         boxes = _x_to_xyxy(t.x).astype(np.float32)
         vel = t.x[:, 4:6].astype(np.float32)
         since = stamp_s - t.last_s
         states = np.where(t.confirmed, np.where(since <= 0.0, TrackState.CONFIRMED, TrackState.COASTING), 0)
         gx, gP = t.gx.copy(), t.gP.copy()
+        state_of = list(TrackState)
         out = []
-        for i in range(len(t)):
-            ground = GroundState(gx[i, :2], gx[i, 2:], gP[i]) if t.g_valid[i] else None
+        # Python scalars in bulk (tolist) rather than per-element numpy conversions: this loop is the
+        # largest part of a step with many tracks.
+        for i, (tid, cid, st, score, first, hits, dt_since, g_ok, hist) in enumerate(
+            zip(
+                t.ids.tolist(),
+                t.class_ids.tolist(),
+                states.tolist(),
+                t.scores.tolist(),
+                t.first_s.tolist(),
+                t.hits.tolist(),
+                since.tolist(),
+                t.g_valid.tolist(),
+                t.history,
+            )
+        ):
             out.append(
                 Track(
-                    track_id=int(t.ids[i]),
-                    class_id=int(t.class_ids[i]),
-                    state=TrackState(int(states[i])),
+                    track_id=tid,
+                    class_id=cid,
+                    state=state_of[st],
                     box=boxes[i],
                     box_velocity_pxps=vel[i],
-                    score=float(t.scores[i]),
+                    score=score,
                     stamp_s=stamp_s,
-                    age_s=float(stamp_s - t.first_s[i]),
-                    hits=int(t.hits[i]),
-                    time_since_update_s=float(since[i]),
-                    ground=ground,
-                    history=t.history[i].window(stamp_s, keep_s),
+                    age_s=stamp_s - first,
+                    hits=hits,
+                    time_since_update_s=dt_since,
+                    ground=GroundState(gx[i, :2], gx[i, 2:], gP[i]) if g_ok else None,
+                    history=hist.view(),
                 )
             )
         return out
