@@ -32,7 +32,11 @@ def run(args: argparse.Namespace) -> int:
     for name, classes in (("car", ("Car",)), ("pedestrian", ("Pedestrian",))):
         boxes, xy = load_kitti_objects(kitti / "label", classes)
         stats, invalid = evaluate_geometry(boxes, xy, projector)
-        result[name] = {"objects": len(boxes), "invalid": invalid, "bands": [dataclasses.asdict(s) for s in stats]}
+        result[name] = {
+            "objects": len(boxes),
+            "invalid": invalid,
+            "bands": [dataclasses.asdict(s) for s in stats],
+        }
     if args.json:
         print_json(result)
         return 0

@@ -21,8 +21,12 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("tracking", help="tracker vs ByteTrack / OC-SORT / SORT on KITTI and MOT15 (TrackEval)")
-    p.add_argument("--kitti", type=Path, default=None, help="KITTI dir with label/ and detections/ (default: shared)")
+    p = sub.add_parser(
+        "tracking", help="tracker vs ByteTrack / OC-SORT / SORT on KITTI and MOT15 (TrackEval)"
+    )
+    p.add_argument(
+        "--kitti", type=Path, default=None, help="KITTI dir with label/ and detections/ (default: shared)"
+    )
     p.add_argument("--mot", type=Path, default=None, help="MOT15 dir with TUD-* sequences (default: shared)")
     p.add_argument("--no-mot", action="store_true", help="skip the MOT15 sequences")
     p.add_argument("--trackers", default="lepton,sort,bytetrack,ocsort", help="comma-separated subset")
@@ -87,7 +91,9 @@ def _table(result: dict[str, Any]) -> str:
         for key, _ in cols:
             m = r.get(key)
             row += " | " + (
-                f"{m['HOTA']:5.2f}  {m['MOTA']:5.2f}  {m['IDF1']:5.2f}  {int(m['IDSW']):4d}" if m else f"{'-':^27}"
+                f"{m['HOTA']:5.2f}  {m['MOTA']:5.2f}  {m['IDF1']:5.2f}  {int(m['IDSW']):4d}"
+                if m
+                else f"{'-':^27}"
             )
         lines.append(row + f" | {r['fps']:8.0f}")
     return "\n".join(lines)

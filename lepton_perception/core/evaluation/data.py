@@ -19,7 +19,10 @@ log = logging.getLogger(__name__)
 
 KITTI_RATE_HZ = 10.0
 # KITTI tracking classes we evaluate -> (detection folder, COCO class id used by our tracker).
-KITTI_CLASSES: dict[str, tuple[str, int]] = {"car": ("pointrcnn_Car", 2), "pedestrian": ("pointrcnn_Pedestrian", 0)}
+KITTI_CLASSES: dict[str, tuple[str, int]] = {
+    "car": ("pointrcnn_Car", 2),
+    "pedestrian": ("pointrcnn_Pedestrian", 0),
+}
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,15 @@ class DetectionSequence:
         return frame / self.rate_hz
 
 
-def _split_frames(frames: npt.NDArray[np.int64], boxes: F64, scores: F64, n: int) -> tuple[list[F64], list[F64]]:
+def _split_frames(
+    frames: npt.NDArray[np.int64], boxes: F64, scores: F64, n: int
+) -> tuple[list[F64], list[F64]]:
     order = np.argsort(frames, kind="stable")
     frames, boxes, scores = frames[order], boxes[order], scores[order]
     cuts = np.searchsorted(frames, np.arange(n + 1))
-    return [boxes[a:b] for a, b in zip(cuts[:-1], cuts[1:])], [scores[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+    return [boxes[a:b] for a, b in zip(cuts[:-1], cuts[1:])], [
+        scores[a:b] for a, b in zip(cuts[:-1], cuts[1:])
+    ]
 
 
 def _clean(boxes: F64, scores: F64) -> npt.NDArray[np.bool_]:

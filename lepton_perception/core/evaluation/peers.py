@@ -34,7 +34,9 @@ class LeptonTracker:
 
     def update(self, boxes: F64, scores: F64, stamp_s: float) -> F64:
         dets = Detections(
-            boxes.astype(np.float32), scores.astype(np.float32), np.full(len(scores), self.coco_class, np.int64)
+            boxes.astype(np.float32),
+            scores.astype(np.float32),
+            np.full(len(scores), self.coco_class, np.int64),
         )
         tracks = self.tracker.step(dets, stamp_s)
         rows = [np.append(t.box, t.track_id) for t in tracks if t.state == TrackState.CONFIRMED]

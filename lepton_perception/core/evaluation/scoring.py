@@ -63,7 +63,9 @@ def _trackeval() -> Any:
     return trackeval
 
 
-def _evaluate(dataset_cls: str, dataset_config: dict[str, Any], trackers: list[str], classes: list[str]) -> Any:
+def _evaluate(
+    dataset_cls: str, dataset_config: dict[str, Any], trackers: list[str], classes: list[str]
+) -> Any:
     te = _trackeval()
     eval_config = {
         "USE_PARALLEL": False,
@@ -80,7 +82,12 @@ def _evaluate(dataset_cls: str, dataset_config: dict[str, Any], trackers: list[s
     with contextlib.redirect_stdout(io.StringIO()) as buf:
         evaluator = te.Evaluator(eval_config)
         dataset = getattr(te.datasets, dataset_cls)(
-            {**dataset_config, "TRACKERS_TO_EVAL": trackers, "CLASSES_TO_EVAL": classes, "PRINT_CONFIG": False}
+            {
+                **dataset_config,
+                "TRACKERS_TO_EVAL": trackers,
+                "CLASSES_TO_EVAL": classes,
+                "PRINT_CONFIG": False,
+            }
         )
         metrics = [te.metrics.HOTA(), te.metrics.CLEAR({"PRINT_CONFIG": False}), te.metrics.Identity()]
         res, msg = evaluator.evaluate([dataset], metrics)
@@ -133,8 +140,14 @@ def score_kitti(
                         )
             for seq, ls in lines.items():
                 (data / f"{seq}.txt").write_text("".join(ls))
-        config = {"GT_FOLDER": str(root / "gt"), "TRACKERS_FOLDER": str(root / "trackers"), "SPLIT_TO_EVAL": "training"}
-        result: dict[str, dict[str, dict[str, float]]] = _evaluate("Kitti2DBox", config, list(outputs), classes)
+        config = {
+            "GT_FOLDER": str(root / "gt"),
+            "TRACKERS_FOLDER": str(root / "trackers"),
+            "SPLIT_TO_EVAL": "training",
+        }
+        result: dict[str, dict[str, dict[str, float]]] = _evaluate(
+            "Kitti2DBox", config, list(outputs), classes
+        )
         return result
 
 

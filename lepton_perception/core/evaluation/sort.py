@@ -80,7 +80,8 @@ class Sort:
         out = [
             np.append(_to_box(t.kf.x), t.id)
             for t in self.tracks
-            if t.time_since_update < 1 and (t.hit_streak >= self.min_hits or self.frame_count <= self.min_hits)
+            if t.time_since_update < 1
+            and (t.hit_streak >= self.min_hits or self.frame_count <= self.min_hits)
         ]
         self.tracks = [t for t in self.tracks if t.time_since_update <= self.max_age]
         return np.array(out).reshape(-1, 5)
