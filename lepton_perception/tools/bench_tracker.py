@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{args.objects} objects ({result['tracks_mean']:.1f} tracks), ground={result['ground']}: step "
             f"mean {result['step_ms_mean']:.3f} ms, median {result['step_ms_median']:.3f} ms, "
-            f"p90 {result['step_ms_p90']:.3f} ms, p99 {result['step_ms_p99']:.3f} ms over {result['steps']} steps; "
-            f"thread CPU time mean {result['step_cpu_ms_mean']:.3f} ms, median {result['step_cpu_ms_median']:.3f} ms"
+            f"p90 {result['step_ms_p90']:.3f} ms, p99 {result['step_ms_p99']:.3f} ms "
+            f"over {result['steps']} steps; thread CPU time mean {result['step_cpu_ms_mean']:.3f} ms, "
+            f"median {result['step_cpu_ms_median']:.3f} ms"
         )
     return 0

@@ -7,6 +7,7 @@ MOT layout: ``SEQ/det/det.txt`` and ``SEQ/gt/gt.txt`` (``frame,id,x,y,w,h,conf,.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +49,8 @@ def _split_frames(
     order = np.argsort(frames, kind="stable")
     frames, boxes, scores = frames[order], boxes[order], scores[order]
     cuts = np.searchsorted(frames, np.arange(n + 1))
-    return [boxes[a:b] for a, b in zip(cuts[:-1], cuts[1:])], [
-        scores[a:b] for a, b in zip(cuts[:-1], cuts[1:])
+    return [boxes[a:b] for a, b in itertools.pairwise(cuts)], [
+        scores[a:b] for a, b in itertools.pairwise(cuts)
     ]
 
 

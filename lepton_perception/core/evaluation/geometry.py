@@ -9,6 +9,7 @@ depth is expected and is reported, not corrected.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def evaluate_geometry(
         d2 = np.einsum("ni,nij,nj->n", err[valid], np.linalg.inv(cov[valid]), err[valid])
         inside[valid] = d2 <= 4.0
     stats = []
-    for lo, hi in zip(bands_m[:-1], bands_m[1:]):
+    for lo, hi in itertools.pairwise(bands_m):
         m = valid & (true_rng >= lo) & (true_rng < hi)
         n = int(m.sum())
         if n == 0:

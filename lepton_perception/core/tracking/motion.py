@@ -1,10 +1,11 @@
 """Constant-velocity Kalman motion models whose transition and process noise come from the real ``dt``.
 
 The model is specified by a filterpy ``KalmanFilter`` (``H``, dimensions) with filterpy's discrete
-white-noise process noise (``Q_discrete_white_noise``, in closed form); the per-track states are stacked into arrays so that one call predicts or
-updates every track at once. The arithmetic is exactly filterpy's ``KalmanFilter.predict`` /
-``KalmanFilter.update`` (Joseph-form covariance update), batched: a per-track loop over filterpy objects
-costs ~20 us per track and step, far over the 1 ms budget for 50 tracks
+white-noise process noise (``Q_discrete_white_noise``, in closed form); the per-track states are
+stacked into arrays so that one call predicts or updates every track at once. The arithmetic is
+filterpy's ``KalmanFilter.predict`` / ``KalmanFilter.update``, batched (the covariance update in the
+short form, equal to filterpy's Joseph form for the optimal gain): a per-track loop over filterpy
+objects costs ~20 us per track and step, far over the 1 ms budget for 50 tracks
 (``test_motion.py`` checks the batched result against filterpy step by step).
 """
 
@@ -44,11 +45,11 @@ class ConstantVelocityModel:
         # The filterpy filter is the specification: measurement matrix and dimensions.
         self.spec = KalmanFilter(dim_x=self.dim_x, dim_z=self.dim_z)
         self.spec.H = np.eye(self.dim_z, self.dim_x)
-        self._eye = np.eye(self.dim_x)
+        self._eye: F64 = np.eye(self.dim_x)
         self._cache_dt: float | None = None
-        self._F = self._eye.copy()
-        self._q = np.zeros((2, 2))
-        self._q_unit = np.zeros((self.dim_x, self.dim_x))
+        self._F: F64 = self._eye.copy()
+        self._q: F64 = np.zeros((2, 2))
+        self._q_unit: F64 = np.zeros((self.dim_x, self.dim_x))
         self._axis_of = np.tile(np.arange(n_axes), 2)  # state index -> axis
 
     def transition(self, dt_s: float) -> tuple[F64, F64]:
@@ -61,7 +62,9 @@ class ConstantVelocityModel:
             # scipy block_diag, ~60 us): [[dt^4/4, dt^3/2], [dt^3/2, dt^2]] per axis.
             self._q = np.array([[dt_s**4 / 4, dt_s**3 / 2], [dt_s**3 / 2, dt_s**2]])
             n = self.dim_z
-            self._q_unit = np.kron(self._q, np.eye(n))  # (dim_x, dim_x) for unit variance on all axes
+            self._q_unit = np.asarray(
+                np.kron(self._q, np.eye(n)), dtype=np.float64
+            )  # (dim_x, dim_x) for unit variance on all axes
             self._cache_dt = dt_s
         return self._F, self._q
 
@@ -92,7 +95,7 @@ class ConstantVelocityModel:
         x_new: F64 = x + (K @ y[:, :, None])[:, :, 0]
         # (I - K H) P, symmetrised: equal to filterpy's Joseph form for the optimal gain K (checked
         # in test_motion.py) at a third of the matrix products.
-        P_new = P - K @ P[:, :n, :]
+        P_new: F64 = P - K @ P[:, :n, :]
         P_new = (P_new + P_new.transpose(0, 2, 1)) / 2
         return x_new, P_new
 
@@ -108,7 +111,7 @@ def _inv(S: F64) -> F64:
             out_d = np.zeros_like(S)
             np.einsum("nii->ni", out_d)[...] = 1.0 / diag
             return out_d
-        result: F64 = np.linalg.inv(S)
+        result: F64 = np.asarray(np.linalg.inv(S), dtype=np.float64)
         return result
     a, b, d = S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]
     det = a * d - b * b

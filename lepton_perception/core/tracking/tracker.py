@@ -26,7 +26,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -89,30 +89,33 @@ class _Tracks:
     """Stacked per-track arrays (row i = track i); ``history`` is the one per-track Python object."""
 
     def __init__(self) -> None:
-        self.ids = np.zeros(0, np.int64)
-        self.class_ids = np.zeros(0, np.int64)
-        self.scores = np.zeros(0)
-        self.first_s = np.zeros(0)
-        self.last_s = np.zeros(0)  # stamp of the last matched detection
-        self.hits = np.zeros(0, np.int64)
-        self.confirmed = np.zeros(0, bool)
-        self.x = np.zeros((0, 8))  # [cx, cy, w, h, vcx, vcy, vw, vh] px, px/s
-        self.P = np.zeros((0, 8, 8))
-        self.x_obs = np.zeros((0, 8))  # filter state right after the last update (for re-update)
-        self.P_obs = np.zeros((0, 8, 8))
-        self.obs_box = np.zeros((0, 4))  # last matched detection box, xyxy px
-        self.prev_obs_box = np.zeros((0, 4))  # an older observation, for the motion direction
-        self.prev_obs_s = np.zeros(0)
-        self.direction = np.zeros((0, 2))  # unit image direction of motion, zero when unknown
-        self.gx = np.zeros((0, 4))  # ground [x, y, vx, vy] m, m/s
-        self.gP = np.zeros((0, 4, 4))
-        self.g_valid = np.zeros(0, bool)
+        self.ids: I64 = np.zeros(0, np.int64)
+        self.class_ids: I64 = np.zeros(0, np.int64)
+        self.scores: F64 = np.zeros(0)
+        self.first_s: F64 = np.zeros(0)
+        self.last_s: F64 = np.zeros(0)  # stamp of the last matched detection
+        self.hits: I64 = np.zeros(0, np.int64)
+        self.confirmed: BoolArray = np.zeros(0, bool)
+        self.x: F64 = np.zeros((0, 8))  # [cx, cy, w, h, vcx, vcy, vw, vh] px, px/s
+        self.P: F64 = np.zeros((0, 8, 8))
+        self.x_obs: F64 = np.zeros((0, 8))  # filter state right after the last update (for re-update)
+        self.P_obs: F64 = np.zeros((0, 8, 8))
+        self.obs_box: F64 = np.zeros((0, 4))  # last matched detection box, xyxy px
+        self.prev_obs_box: F64 = np.zeros((0, 4))  # an older observation, for the motion direction
+        self.prev_obs_s: F64 = np.zeros(0)
+        self.direction: F64 = np.zeros((0, 2))  # unit image direction of motion, zero when unknown
+        self.gx: F64 = np.zeros((0, 4))  # ground [x, y, vx, vy] m, m/s
+        self.gP: F64 = np.zeros((0, 4, 4))
+        self.g_valid: BoolArray = np.zeros(0, bool)
         self.history: list[_History] = []
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    _FIELDS = ["ids", "class_ids", "scores", "first_s", "last_s", "hits", "confirmed", "x", "P", "x_obs", "P_obs", "obs_box", "prev_obs_box", "prev_obs_s", "direction", "gx", "gP", "g_valid"]
+    _FIELDS: ClassVar[tuple[str, ...]] = (
+        *("ids", "class_ids", "scores", "first_s", "last_s", "hits", "confirmed", "x", "P", "x_obs"),
+        *("P_obs", "obs_box", "prev_obs_box", "prev_obs_s", "direction", "gx", "gP", "g_valid"),
+    )
 
     def keep(self, mask: BoolArray) -> None:
         for name in self._FIELDS:
@@ -135,7 +138,7 @@ class _History:
     __slots__ = ("_view", "buf", "n", "start")
 
     def __init__(self) -> None:
-        self.buf = np.empty((32, 3))
+        self.buf: F64 = np.empty((32, 3))
         self.n = 0
         self.start = 0
         self._view: F64 | None = _EMPTY_HISTORY
@@ -310,7 +313,7 @@ class MultiObjectTracker:
         result: F64 = np.maximum(x[:, 3:4], 1.0) ** 2 * per_axis**2
         return result
 
-    def _box_R(self, h: F64) -> F64:
+    def _box_cov(self, h: F64) -> F64:
         var = (self.config.measurement_noise_h * np.maximum(h, 1.0)) ** 2
         result: F64 = var[:, None, None] * _EYE4
         return result
@@ -330,7 +333,7 @@ class MultiObjectTracker:
         if re.any():
             self._reupdate(ti[re], boxes[re], gaps[re])
         z = _xyxy_to_z(boxes)
-        t.x[ti], t.P[ti] = self._box_model.update(t.x[ti], t.P[ti], z, self._box_R(z[:, 3]))
+        t.x[ti], t.P[ti] = self._box_model.update(t.x[ti], t.P[ti], z, self._box_cov(z[:, 3]))
         t.x_obs[ti], t.P_obs[ti] = t.x[ti], t.P[ti]
         if cfg.direction_weight > 0:
             # Observed direction of motion (OC-SORT): from an observation ~direction_window_s old.
@@ -368,7 +371,7 @@ class MultiObjectTracker:
             for k in range(1, n):
                 x, P = model.predict(x, P, step, self._box_accel_var(x))
                 z = z0 + (z1 - z0) * (k / n)
-                x, P = model.update(x, P, z, self._box_R(z[:, 3]))
+                x, P = model.update(x, P, z, self._box_cov(z[:, 3]))
             x, P = model.predict(x, P, step, self._box_accel_var(x))
             t.x[sel], t.P[sel] = x, P
 
@@ -404,7 +407,7 @@ class MultiObjectTracker:
         gP[:, 2, 2] = gP[:, 3, 3] = self.config.initial_speed_mps**2
         return gx, gP
 
-    def _birth(
+    def _birth(  # noqa: PLR0917
         self, boxes: F64, scores: F64, classes: I64, xy: F64, cov: F64, ok: BoolArray, stamp_s: float
     ) -> None:
         cfg, n = self.config, len(boxes)
@@ -418,7 +421,7 @@ class MultiObjectTracker:
         z = _xyxy_to_z(boxes)
         new.x = np.concatenate([z, np.zeros((n, 4))], axis=1)
         new.P = np.zeros((n, 8, 8))
-        new.P[:, :4, :4] = self._box_R(z[:, 3])
+        new.P[:, :4, :4] = self._box_cov(z[:, 3])
         ax = np.arange(4, 8)
         new.P[:, ax, ax] = ((cfg.initial_velocity_hps * z[:, 3]) ** 2)[:, None]
         new.x_obs, new.P_obs = new.x.copy(), new.P.copy()
@@ -508,7 +511,7 @@ def _frozen(cls: type[_T], **values: Any) -> _T:
     return obj
 
 
-_FAST_OK = {c: _fast_frozen_ok(c) for c in (Track, GroundState)}
+_FAST_OK: dict[type, bool] = {c: _fast_frozen_ok(c) for c in (Track, GroundState)}
 
 
 # COCO classes whose ground motion is pedestrian-like: person, bicycle.
