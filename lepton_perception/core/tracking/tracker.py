@@ -74,6 +74,7 @@ class TrackerConfig:
     reupdate_max_steps: int = 3  # ... but at most this many virtual steps (bounds the step time)
     # Image-box Kalman filter, noise as fractions of the box height (boxes shrink with range).
     accel_noise_hps2: float = 2.0  # centre white-acceleration std, box heights / s^2
+    pedestrian_accel_noise_hps2: float = 1.0  # the same for pedestrians and cyclists (tall, slow boxes)
     size_accel_noise_hps2: float = 2.0  # width/height white-acceleration std, box heights / s^2
     measurement_noise_h: float = 0.03  # detection box std, box heights
     initial_velocity_hps: float = 1.0  # initial box-velocity std, box heights / s
@@ -96,6 +97,7 @@ class _Tracks:
         self.last_s: F64 = np.zeros(0)  # stamp of the last matched detection
         self.hits: I64 = np.zeros(0, np.int64)
         self.confirmed: BoolArray = np.zeros(0, bool)
+        self.slow: BoolArray = np.zeros(0, bool)  # pedestrian-like class: gentler motion noise
         self.x: F64 = np.zeros((0, 8))  # [cx, cy, w, h, vcx, vcy, vw, vh] px, px/s
         self.P: F64 = np.zeros((0, 8, 8))
         self.x_obs: F64 = np.zeros((0, 8))  # filter state right after the last update (for re-update)
@@ -113,7 +115,7 @@ class _Tracks:
         return len(self.ids)
 
     _FIELDS: ClassVar[tuple[str, ...]] = (
-        *("ids", "class_ids", "scores", "first_s", "last_s", "hits", "confirmed", "x", "P", "x_obs"),
+        *("ids", "class_ids", "scores", "first_s", "last_s", "hits", "confirmed", "slow", "x", "P", "x_obs"),
         *("P_obs", "obs_box", "prev_obs_box", "prev_obs_s", "direction", "gx", "gP", "g_valid"),
     )
 
@@ -210,8 +212,8 @@ class MultiObjectTracker:
         t = self._t
         boxes, scores, classes = self._valid_detections(detections)
 
-        t.x, t.P = self._box_model.predict(t.x, t.P, dt, self._box_accel_var(t.x))
-        t.gx, t.gP = self._ground_model.predict(t.gx, t.gP, dt, self._ground_accel_var(t.class_ids))
+        t.x, t.P = self._box_model.predict(t.x, t.P, dt, self._box_accel_var(t.x, t.slow))
+        t.gx, t.gP = self._ground_model.predict(t.gx, t.gP, dt, self._ground_accel_var(t.slow))
 
         det_free = scores >= cfg.low_score
         high = scores >= cfg.high_score
@@ -305,12 +307,14 @@ class MultiObjectTracker:
             return boxes[ok], scores[ok], d.class_ids[ok].astype(np.int64)
         return boxes, scores, d.class_ids.astype(np.int64)
 
-    def _box_accel_var(self, x: F64) -> F64:
+    def _box_accel_var(self, x: F64, slow: BoolArray) -> F64:
+        """(N, 4) white-acceleration variances of [cx, cy, w, h]; ``slow`` marks pedestrian-like tracks."""
         c = self.config
-        per_axis = np.array(
-            [c.accel_noise_hps2, c.accel_noise_hps2, c.size_accel_noise_hps2, c.size_accel_noise_hps2]
+        centre = np.where(slow, c.pedestrian_accel_noise_hps2, c.accel_noise_hps2)
+        h2 = np.maximum(x[:, 3], 1.0) ** 2
+        result: F64 = (
+            h2[:, None] * np.stack([centre, centre, *[np.full(len(x), c.size_accel_noise_hps2)] * 2], 1) ** 2
         )
-        result: F64 = np.maximum(x[:, 3:4], 1.0) ** 2 * per_axis**2
         return result
 
     def _box_cov(self, h: F64) -> F64:
@@ -318,9 +322,8 @@ class MultiObjectTracker:
         result: F64 = var[:, None, None] * _EYE4
         return result
 
-    def _ground_accel_var(self, class_ids: I64) -> F64:
+    def _ground_accel_var(self, slow: BoolArray) -> F64:
         c = self.config
-        slow = (class_ids == _SLOW_CLASSES[0]) | (class_ids == _SLOW_CLASSES[1])
         a = np.where(slow, c.pedestrian_accel_mps2, c.ground_accel_mps2) ** 2
         return np.repeat(a[:, None], 2, axis=1)
 
@@ -364,15 +367,15 @@ class MultiObjectTracker:
         for n in np.unique(steps).tolist():
             g = steps == n
             sel = idx[g]
-            x, P = t.x_obs[sel], t.P_obs[sel]
+            x, P, slow = t.x_obs[sel], t.P_obs[sel], t.slow[sel]
             z0, z1 = _xyxy_to_z(t.obs_box[sel]), _xyxy_to_z(boxes[g])
             # One common step per group keeps the batch; per-track step lengths differ by < 1 step.
             step = float(np.mean(gaps_s[g])) / n
             for k in range(1, n):
-                x, P = model.predict(x, P, step, self._box_accel_var(x))
+                x, P = model.predict(x, P, step, self._box_accel_var(x, slow))
                 z = z0 + (z1 - z0) * (k / n)
                 x, P = model.update(x, P, z, self._box_cov(z[:, 3]))
-            x, P = model.predict(x, P, step, self._box_accel_var(x))
+            x, P = model.predict(x, P, step, self._box_accel_var(x, slow))
             t.x[sel], t.P[sel] = x, P
 
     def _project(self, boxes: F64, projector: GroundProjector | None) -> tuple[F64, F64, BoolArray]:
@@ -415,6 +418,7 @@ class MultiObjectTracker:
         new.ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
         self._next_id += n
         new.class_ids, new.scores = classes, scores
+        new.slow = (classes == _SLOW_CLASSES[0]) | (classes == _SLOW_CLASSES[1])
         new.first_s, new.last_s = np.full(n, stamp_s), np.full(n, stamp_s)
         new.hits = np.ones(n, np.int64)
         new.confirmed = np.full(n, cfg.min_hits <= 1)
