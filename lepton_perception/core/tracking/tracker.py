@@ -69,7 +69,7 @@ class TrackerConfig:
     max_tentative_gap_s: float = 0.15  # a tentative track unmatched this long is deleted
     low_stage_max_gap_s: float = 0.15  # stage 2 only extends tracks seen this recently
     # Observation-centric re-update after a gap longer than ``reupdate_min_gap_s``.
-    reupdate_min_gap_s: float = 0.25
+    reupdate_min_gap_s: float = 0.5
     reupdate_step_s: float = 0.1  # virtual observation spacing ...
     reupdate_max_steps: int = 3  # ... but at most this many virtual steps (bounds the step time)
     # Image-box Kalman filter, noise as fractions of the box height (boxes shrink with range).
@@ -98,6 +98,7 @@ class _Tracks:
         self.hits: I64 = np.zeros(0, np.int64)
         self.confirmed: BoolArray = np.zeros(0, bool)
         self.slow: BoolArray = np.zeros(0, bool)  # pedestrian-like class: gentler motion noise
+        self.box_q: F64 = np.zeros((0, 4))  # white-acceleration variance of [cx, cy, w, h] per box height^2
         self.x: F64 = np.zeros((0, 8))  # [cx, cy, w, h, vcx, vcy, vw, vh] px, px/s
         self.P: F64 = np.zeros((0, 8, 8))
         self.x_obs: F64 = np.zeros((0, 8))  # filter state right after the last update (for re-update)
@@ -115,8 +116,8 @@ class _Tracks:
         return len(self.ids)
 
     _FIELDS: ClassVar[tuple[str, ...]] = (
-        *("ids", "class_ids", "scores", "first_s", "last_s", "hits", "confirmed", "slow", "x", "P", "x_obs"),
-        *("P_obs", "obs_box", "prev_obs_box", "prev_obs_s", "direction", "gx", "gP", "g_valid"),
+        *("ids", "class_ids", "scores", "first_s", "last_s", "hits", "confirmed", "slow", "box_q", "x"),
+        *("P", "x_obs", "P_obs", "obs_box", "prev_obs_box", "prev_obs_s", "direction", "gx", "gP", "g_valid"),
     )
 
     def keep(self, mask: BoolArray) -> None:
@@ -212,7 +213,7 @@ class MultiObjectTracker:
         t = self._t
         boxes, scores, classes = self._valid_detections(detections)
 
-        t.x, t.P = self._box_model.predict(t.x, t.P, dt, self._box_accel_var(t.x, t.slow))
+        t.x, t.P = self._box_model.predict(t.x, t.P, dt, self._box_accel_var(t.x, t.box_q))
         t.gx, t.gP = self._ground_model.predict(t.gx, t.gP, dt, self._ground_accel_var(t.slow))
 
         det_free = scores >= cfg.low_score
@@ -307,14 +308,10 @@ class MultiObjectTracker:
             return boxes[ok], scores[ok], d.class_ids[ok].astype(np.int64)
         return boxes, scores, d.class_ids.astype(np.int64)
 
-    def _box_accel_var(self, x: F64, slow: BoolArray) -> F64:
-        """(N, 4) white-acceleration variances of [cx, cy, w, h]; ``slow`` marks pedestrian-like tracks."""
-        c = self.config
-        centre = np.where(slow, c.pedestrian_accel_noise_hps2, c.accel_noise_hps2)
-        h2 = np.maximum(x[:, 3], 1.0) ** 2
-        result: F64 = (
-            h2[:, None] * np.stack([centre, centre, *[np.full(len(x), c.size_accel_noise_hps2)] * 2], 1) ** 2
-        )
+    @staticmethod
+    def _box_accel_var(x: F64, box_q: F64) -> F64:
+        """(N, 4) white-acceleration variances of [cx, cy, w, h], px^2 / s^4: they scale with the box."""
+        result: F64 = np.maximum(x[:, 3:4], 1.0) ** 2 * box_q
         return result
 
     def _box_cov(self, h: F64) -> F64:
@@ -367,15 +364,15 @@ class MultiObjectTracker:
         for n in np.unique(steps).tolist():
             g = steps == n
             sel = idx[g]
-            x, P, slow = t.x_obs[sel], t.P_obs[sel], t.slow[sel]
+            x, P, box_q = t.x_obs[sel], t.P_obs[sel], t.box_q[sel]
             z0, z1 = _xyxy_to_z(t.obs_box[sel]), _xyxy_to_z(boxes[g])
             # One common step per group keeps the batch; per-track step lengths differ by < 1 step.
             step = float(np.mean(gaps_s[g])) / n
             for k in range(1, n):
-                x, P = model.predict(x, P, step, self._box_accel_var(x, slow))
+                x, P = model.predict(x, P, step, self._box_accel_var(x, box_q))
                 z = z0 + (z1 - z0) * (k / n)
                 x, P = model.update(x, P, z, self._box_cov(z[:, 3]))
-            x, P = model.predict(x, P, step, self._box_accel_var(x, slow))
+            x, P = model.predict(x, P, step, self._box_accel_var(x, box_q))
             t.x[sel], t.P[sel] = x, P
 
     def _project(self, boxes: F64, projector: GroundProjector | None) -> tuple[F64, F64, BoolArray]:
@@ -419,6 +416,9 @@ class MultiObjectTracker:
         self._next_id += n
         new.class_ids, new.scores = classes, scores
         new.slow = (classes == _SLOW_CLASSES[0]) | (classes == _SLOW_CLASSES[1])
+        centre = np.where(new.slow, cfg.pedestrian_accel_noise_hps2, cfg.accel_noise_hps2)
+        size = np.full(n, cfg.size_accel_noise_hps2)
+        new.box_q = np.stack([centre, centre, size, size], axis=1) ** 2
         new.first_s, new.last_s = np.full(n, stamp_s), np.full(n, stamp_s)
         new.hits = np.ones(n, np.int64)
         new.confirmed = np.full(n, cfg.min_hits <= 1)
