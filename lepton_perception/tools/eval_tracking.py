@@ -82,20 +82,18 @@ def evaluate(kitti: Path, mot: Path | None, names: list[str]) -> dict[str, Any]:
 
 
 def _table(result: dict[str, Any]) -> str:
-    cols = [("car", "KITTI Car"), ("pedestrian", "KITTI Ped"), ("mot15_pedestrian", "MOT15 TUD")]
-    head = f"{'tracker':<10}" + "".join(f" | {title:^27}" for _, title in cols) + " | KITTI fps"
-    sub = f"{'':<10}" + " | HOTA   MOTA   IDF1   IDSW" * len(cols) + " |"
+    cols = [("car", "KITTI Car"), ("pedestrian", "KITTI Pedestrian"), ("mot15_pedestrian", "MOT15 TUD")]
+    cell = "{HOTA:6.2f} {MOTA:7.2f} {IDF1:6.2f} {IDSW:5.0f}"
+    width = len(cell.format(HOTA=0, MOTA=0, IDF1=0, IDSW=0))
+    head = f"{'tracker':<10}" + "".join(f" | {title:^{width}}" for _, title in cols) + " | KITTI fps"
+    sub = f"{'':<10}" + f" | {'HOTA':>6} {'MOTA':>7} {'IDF1':>6} {'IDSW':>5}" * len(cols) + " |"
     lines = [head, sub, "-" * len(head)]
     for name, r in result["trackers"].items():
         row = f"{name:<10}"
         for key, _ in cols:
             m = r.get(key)
-            row += " | " + (
-                f"{m['HOTA']:5.2f}  {m['MOTA']:5.2f}  {m['IDF1']:5.2f}  {int(m['IDSW']):4d}"
-                if m
-                else f"{'-':^27}"
-            )
-        lines.append(row + f" | {r['fps']:8.0f}")
+            row += " | " + (cell.format(**m) if m else f"{'-':^{width}}")
+        lines.append(row + f" | {r['fps']:9.0f}")
     return "\n".join(lines)
 
 
