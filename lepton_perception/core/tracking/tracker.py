@@ -67,7 +67,9 @@ class TrackerConfig:
     min_hits: int = 3  # matched detections to confirm a track
     max_coast_s: float = 1.5  # a confirmed track unmatched this long is deleted
     max_tentative_gap_s: float = 0.15  # a tentative track unmatched this long is deleted
-    low_stage_max_gap_s: float = 0.15  # stage 2 only extends tracks seen this recently
+    # Stage 2 only extends tracks unmatched for at most this long as of the previous image (0: tracks
+    # matched in the previous image, ByteTrack's "tracked" state), whatever the frame rate.
+    low_stage_max_gap_s: float = 0.0
     # Observation-centric re-update after a gap longer than ``reupdate_min_gap_s``.
     reupdate_min_gap_s: float = 0.5
     reupdate_step_s: float = 0.1  # virtual observation spacing ...
@@ -207,7 +209,8 @@ class MultiObjectTracker:
             raise ValueError(f"stamp must be finite, got {stamp_s}")
         if self._last_stamp_s is not None and stamp_s < self._last_stamp_s:
             raise ValueError(f"time went backwards: {stamp_s:.6f} s < {self._last_stamp_s:.6f} s")
-        dt = 0.0 if self._last_stamp_s is None else stamp_s - self._last_stamp_s
+        prev_s = stamp_s if self._last_stamp_s is None else self._last_stamp_s
+        dt = stamp_s - prev_s
         self._last_stamp_s = stamp_s
         cfg = self.config
         t = self._t
@@ -220,7 +223,6 @@ class MultiObjectTracker:
         high = scores >= cfg.high_score
         trk_free = np.ones(len(t), bool)
         matches: list[tuple[I64, I64]] = []
-        since = stamp_s - t.last_s
         pred_boxes = _x_to_xyxy(t.x)
 
         def assign(trk_mask: BoolArray, det_mask: BoolArray, cost_fn: CostFn) -> None:
@@ -262,7 +264,7 @@ class MultiObjectTracker:
         # Stage 1: confirmed (incl. coasting) tracks x high-score detections.
         assign(t.confirmed, high, iou_gated(pred_boxes, cfg.iou_gate, cfg.direction_weight > 0))
         # Stage 2: recently seen confirmed tracks x low-score detections, IoU only.
-        recent = since <= cfg.low_stage_max_gap_s + 1e-9
+        recent = prev_s - t.last_s <= cfg.low_stage_max_gap_s + 1e-9
         assign(t.confirmed & recent, ~high, iou_gated(pred_boxes, cfg.low_iou_gate))
         # Stage 3: observation-centric recovery against the last observed box.
         assign(t.confirmed, high, iou_gated(t.obs_box, cfg.recovery_iou_gate))

@@ -134,15 +134,19 @@ def test_lifecycle_in_hits_and_seconds() -> None:
     assert tracker.step(Detections.empty(), 0.8) == []  # 0.6 s > max_coast_s: deleted
 
 
-def test_low_score_detections_extend_but_never_start_tracks() -> None:
+@pytest.mark.parametrize("dt", [0.04, 0.1, 0.2, 0.5])
+def test_low_score_detections_extend_but_never_start_tracks(dt: float) -> None:
     tracker = MultiObjectTracker(TrackerConfig(min_hits=1))
     box = np.array([[500, 150, 560, 200]], np.float32)
     low = Detections(box, np.array([0.3], np.float32), np.array([CAR]))
     high = Detections(box, np.array([0.9], np.float32), np.array([CAR]))
     assert tracker.step(low, 0.0) == []
-    tid = tracker.step(high, 0.1)[0].track_id
-    out = tracker.step(low, 0.2)
+    tid = tracker.step(high, dt)[0].track_id
+    out = tracker.step(low, 2 * dt)  # whatever the frame rate
     assert [(t.track_id, t.state, t.hits) for t in out] == [(tid, TrackState.CONFIRMED, 2)]
+    tracker.step(Detections.empty(), 3 * dt)
+    # Unmatched in the previous image: low-score detections no longer extend it.
+    assert [t.hits for t in tracker.step(low, 4 * dt)] == [2]
 
 
 def test_class_aware_association() -> None:
