@@ -6,6 +6,7 @@ the camera optical frame follows REP 103 too (z forward, x right, y down).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,8 +66,15 @@ class CameraPose:
     pitch_rad: float = 0.0
     yaw_rad: float = 0.0
 
+    @functools.cached_property
+    def _rotation(self) -> F64:
+        return self._compute_rotation()
+
     def rotation(self) -> F64:
-        """(3, 3) rotation taking optical-frame vectors into the vehicle frame."""
+        """(3, 3) rotation taking optical-frame vectors into the vehicle frame (computed once)."""
+        return self._rotation
+
+    def _compute_rotation(self) -> F64:
         cr, sr = np.cos(self.roll_rad), np.sin(self.roll_rad)
         cp, sp = np.cos(self.pitch_rad), np.sin(self.pitch_rad)
         cy, sy = np.cos(self.yaw_rad), np.sin(self.yaw_rad)
@@ -96,36 +104,37 @@ class GroundProjector:
         result: F64 = d @ self.pose.rotation().T
         return result
 
-    def to_ground(self, uv: npt.ArrayLike) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
+    def to_ground(
+        self, uv: npt.ArrayLike, sigma_px: npt.ArrayLike | None = None
+    ) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
         """Intersect pixel rays with the road.
 
         Returns ``(xy (N, 2) m, cov (N, 2, 2) m^2, valid (N,))``. A point is invalid when its ray does
         not hit the road in front of the camera or hits it beyond ``max_range_m``; its row is NaN.
         The covariance propagates ``pixel_sigma_px`` through the projection's Jacobian, so it grows
-        roughly with the square of the range.
+        roughly with the square of the range. ``sigma_px`` (scalar or (N,)) overrides the pixel std,
+        e.g. to scale it with the box size.
         """
         uv = np.atleast_2d(np.asarray(uv, dtype=np.float64))
-        xy, valid = self._intersect(uv)
-        # Numerical Jacobian d(xy)/d(uv): two extra intersections per point, fully vectorised.
-        eps = 0.5
-        xu, vu = self._intersect(uv + [eps, 0.0])
-        xv, vv = self._intersect(uv + [0.0, eps])
-        jac = np.stack([(xu - xy) / eps, (xv - xy) / eps], axis=2)  # (N, 2, 2)
-        cov = (self.pixel_sigma_px**2) * jac @ jac.transpose(0, 2, 1)
-        valid = valid & vu & vv
+        k, rot, t = self.intrinsics, self.pose.rotation(), self.pose.translation()
+        d = self.rays(uv)  # (N, 3); the ray hits the road at p = t + s d, s = -t_z / d_z
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = -t[2] / d[:, 2]
+        xy = t[None, :2] + s[:, None] * d[:, :2]
+        rng = np.hypot(xy[:, 0] - t[0], xy[:, 1] - t[1])
+        valid = np.isfinite(s) & (s > 0) & (rng <= self.max_range_m)
+        # Analytic Jacobian d(xy)/d(uv): dd/du = R[:, 0] / fx, dd/dv = R[:, 1] / fy, and
+        # dp/du = s (dd/du - d (dd_z/du) / d_z) (from ds/du = -s dd_z/du / d_z).
+        jac = np.empty((len(uv), 2, 2))
+        for col, dd in ((0, rot[:, 0] / k.fx), (1, rot[:, 1] / k.fy)):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                jac[:, :, col] = s[:, None] * (dd[None, :2] - d[:, :2] * (dd[2] / d[:, 2])[:, None])
+        sigma = self.pixel_sigma_px if sigma_px is None else sigma_px
+        var = np.broadcast_to(np.asarray(sigma, dtype=np.float64) ** 2, (len(uv),))
+        cov = var[:, None, None] * (jac @ jac.transpose(0, 2, 1))
         xy[~valid] = np.nan
         cov[~valid] = np.nan
         return xy, cov, valid
-
-    def _intersect(self, uv: F64) -> tuple[F64, npt.NDArray[np.bool_]]:
-        d = self.rays(uv)
-        t = self.pose.translation()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = -t[2] / d[:, 2]
-        pts = t[None, :2] + s[:, None] * d[:, :2]
-        rng = np.hypot(pts[:, 0] - t[0], pts[:, 1] - t[1])
-        valid = np.isfinite(s) & (s > 0) & (rng <= self.max_range_m)
-        return pts, valid
 
     def to_image(self, xyz: npt.ArrayLike) -> F64:
         """(N, 3) vehicle-frame points -> (N, 2) pixels (NaN behind the camera)."""

@@ -15,8 +15,8 @@ import sys
 COMMANDS: dict[str, tuple[str, ...]] = {
     "": ("detect", "process", "demo", "export"),
     "bag": ("bag",),
-    "eval": ("eval_detection",),
-    "bench": ("bench_detector", "bench_node"),
+    "eval": ("eval_detection", "eval_tracking", "eval_geometry"),
+    "bench": ("bench_detector", "bench_tracker", "bench_node"),
     "train": (),
 }
 GROUP_HELP = {

@@ -1,0 +1,1 @@
+"""Offline evaluation of the perception stack on public data sets (ROS-free)."""

@@ -1,0 +1,105 @@
+"""Tracking data sets as per-frame detections: KITTI tracking (2D boxes) and MOTChallenge 2015.
+
+KITTI layout (as ``../shared/data/tracking/kitti``): ``label/SSSS.txt`` (KITTI tracking labels) and
+``detections/pointrcnn_{Car,Pedestrian}/SSSS.txt`` (``frame,type,x1,y1,x2,y2,score_logit,...``).
+MOT layout: ``SEQ/det/det.txt`` and ``SEQ/gt/gt.txt`` (``frame,id,x,y,w,h,conf,...``, frames 1-based).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+log = logging.getLogger(__name__)
+
+KITTI_RATE_HZ = 10.0
+# KITTI tracking classes we evaluate -> (detection folder, COCO class id used by our tracker).
+KITTI_CLASSES: dict[str, tuple[str, int]] = {
+    "car": ("pointrcnn_Car", 2),
+    "pedestrian": ("pointrcnn_Pedestrian", 0),
+}
+
+
+@dataclass(frozen=True)
+class DetectionSequence:
+    """Detections of one class in one sequence; frame ``k`` is at ``k / rate_hz`` seconds."""
+
+    name: str
+    cls: str  # "car" or "pedestrian"
+    coco_class: int
+    rate_hz: float
+    n_frames: int
+    boxes: list[F64]  # per frame (N, 4) xyxy px
+    scores: list[F64]  # per frame (N,) probabilities
+    skipped: int  # detections dropped (zero-size or non-finite boxes)
+
+    def stamp_s(self, frame: int) -> float:
+        return frame / self.rate_hz
+
+
+def _split_frames(
+    frames: npt.NDArray[np.int64], boxes: F64, scores: F64, n: int
+) -> tuple[list[F64], list[F64]]:
+    order = np.argsort(frames, kind="stable")
+    frames, boxes, scores = frames[order], boxes[order], scores[order]
+    cuts = np.searchsorted(frames, np.arange(n + 1))
+    return [boxes[a:b] for a, b in itertools.pairwise(cuts)], [
+        scores[a:b] for a, b in itertools.pairwise(cuts)
+    ]
+
+
+def _clean(boxes: F64, scores: F64) -> npt.NDArray[np.bool_]:
+    ok = np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
+    return ok & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+
+
+def kitti_sequences(root: Path) -> list[str]:
+    names = sorted(p.stem for p in (root / "label").glob("*.txt"))
+    if not names:
+        raise FileNotFoundError(f"no KITTI labels in {root / 'label'}")
+    return names
+
+
+def kitti_n_frames(root: Path, seq: str) -> int:
+    """Frames in a sequence: one past the last frame seen in its labels or any detection file."""
+    last = int(np.loadtxt(root / "label" / f"{seq}.txt", usecols=0, ndmin=1).max())
+    for folder, _ in KITTI_CLASSES.values():
+        f = root / "detections" / folder / f"{seq}.txt"
+        if f.is_file() and f.stat().st_size:
+            last = max(last, int(np.loadtxt(f, delimiter=",", usecols=0, ndmin=1).max()))
+    return last + 1
+
+
+def load_kitti(root: Path, seq: str, cls: str) -> DetectionSequence:
+    folder, coco = KITTI_CLASSES[cls]
+    n = kitti_n_frames(root, seq)
+    path = root / "detections" / folder / f"{seq}.txt"
+    raw = np.loadtxt(path, delimiter=",", ndmin=2) if path.stat().st_size else np.zeros((0, 7))
+    boxes, logits = raw[:, 2:6], raw[:, 6]
+    scores = 1.0 / (1.0 + np.exp(-logits))  # the files store logits
+    ok = _clean(boxes, scores)
+    frames = raw[:, 0].astype(np.int64)
+    b, s = _split_frames(frames[ok], boxes[ok], scores[ok], n)
+    return DetectionSequence(seq, cls, coco, KITTI_RATE_HZ, n, b, s, int((~ok).sum()))
+
+
+def load_mot(root: Path, seq: str, rate_hz: float) -> DetectionSequence:
+    det = np.loadtxt(root / seq / "det" / "det.txt", delimiter=",", ndmin=2)
+    gt = np.loadtxt(root / seq / "gt" / "gt.txt", delimiter=",", ndmin=2)
+    n = int(max(det[:, 0].max(), gt[:, 0].max()))
+    boxes = np.concatenate([det[:, 2:4], det[:, 2:4] + det[:, 4:6]], axis=1)
+    scores = det[:, 6]
+    ok = _clean(boxes, scores)
+    # MOT frames are 1-based; ours are 0-based.
+    b, s = _split_frames(det[ok, 0].astype(np.int64) - 1, boxes[ok], scores[ok], n)
+    return DetectionSequence(seq, "pedestrian", 0, rate_hz, n, b, s, int((~ok).sum()))
+
+
+# MOT15 sequences used for pedestrian tuning, with their frame rates (MOTChallenge seqinfo).
+MOT15_RATES_HZ = {"TUD-Campus": 25.0, "TUD-Stadtmitte": 25.0}

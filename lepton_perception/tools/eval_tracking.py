@@ -1,0 +1,111 @@
+"""``lepton eval tracking``: our tracker and its peers on the same detections, scored with TrackEval.
+
+KITTI tracking (Car, Pedestrian; KITTI 2D box rules) and MOTChallenge 2015 (pedestrians). Speed is
+frames per second of the tracker's update alone (detections preloaded, both classes per KITTI image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from lepton_perception.core.evaluation import data, peers, scoring
+from lepton_perception.tools.common import print_json, shared_dir
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "tracking", help="tracker vs ByteTrack / OC-SORT / SORT on KITTI and MOT15 (TrackEval)"
+    )
+    p.add_argument(
+        "--kitti", type=Path, default=None, help="KITTI dir with label/ and detections/ (default: shared)"
+    )
+    p.add_argument("--mot", type=Path, default=None, help="MOT15 dir with TUD-* sequences (default: shared)")
+    p.add_argument("--no-mot", action="store_true", help="skip the MOT15 sequences")
+    p.add_argument("--trackers", default="lepton,sort,bytetrack,ocsort", help="comma-separated subset")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def _run_all(
+    factories: dict[str, peers.TrackerFactory], seqs: list[data.DetectionSequence], desc: str
+) -> dict[str, list[scoring.TrackerOutput]]:
+    outs: dict[str, list[scoring.TrackerOutput]] = {name: [] for name in factories}
+    with tqdm(total=len(factories) * len(seqs), desc=desc, file=sys.stderr, leave=False) as bar:
+        for name, factory in factories.items():
+            for seq in seqs:
+                outs[name].append(scoring.run_sequence(factory, seq))
+                bar.update()
+    return outs
+
+
+def evaluate(kitti: Path, mot: Path | None, names: list[str]) -> dict[str, Any]:
+    all_factories = peers.make_factories()
+    unknown = [n for n in names if n not in all_factories]
+    if unknown:
+        raise ValueError(f"unknown trackers {unknown}; known: {list(all_factories)}")
+    factories = {n: all_factories[n] for n in names}
+    classes = list(data.KITTI_CLASSES)
+    seq_names = data.kitti_sequences(kitti)
+    seqs = [data.load_kitti(kitti, s, c) for s in seq_names for c in classes]
+    skipped = sum(s.skipped for s in seqs)
+    if skipped:
+        log.info("KITTI: dropped %d zero-size detections", skipped)
+    outs = _run_all(factories, seqs, "KITTI")
+    n_images = sum(data.kitti_n_frames(kitti, s) for s in seq_names)
+    scores = scoring.score_kitti(kitti / "label", outs, classes)
+    result: dict[str, Any] = {"trackers": {}, "kitti_sequences": seq_names, "kitti_images": n_images}
+    for name in names:
+        per_cls = scores[name]
+        overall = {m: sum(per_cls[c][m] for c in classes) / len(classes) for m in scoring.METRICS}
+        overall["IDSW"] = sum(per_cls[c]["IDSW"] for c in classes)
+        fps = n_images / max(sum(o.seconds for o in outs[name]), 1e-9)
+        result["trackers"][name] = {**per_cls, "overall": overall, "fps": fps}
+    if mot is not None:
+        mot_seqs = [data.load_mot(mot, s, r) for s, r in data.MOT15_RATES_HZ.items() if (mot / s).is_dir()]
+        if mot_seqs:
+            mot_outs = _run_all(factories, mot_seqs, "MOT15")
+            mot_scores = scoring.score_mot(mot, mot_outs)
+            n_mot = sum(s.n_frames for s in mot_seqs)
+            result["mot15_sequences"] = [s.name for s in mot_seqs]
+            for name in names:
+                fps = n_mot / max(sum(o.seconds for o in mot_outs[name]), 1e-9)
+                result["trackers"][name]["mot15_pedestrian"] = {**mot_scores[name], "fps": fps}
+    return result
+
+
+def _table(result: dict[str, Any]) -> str:
+    cols = [("car", "KITTI Car"), ("pedestrian", "KITTI Pedestrian"), ("mot15_pedestrian", "MOT15 TUD")]
+    cell = "{HOTA:6.2f} {MOTA:7.2f} {IDF1:6.2f} {IDSW:5.0f}"
+    width = len(cell.format(HOTA=0, MOTA=0, IDF1=0, IDSW=0))
+    head = f"{'tracker':<10}" + "".join(f" | {title:^{width}}" for _, title in cols) + " | KITTI fps"
+    sub = f"{'':<10}" + f" | {'HOTA':>6} {'MOTA':>7} {'IDF1':>6} {'IDSW':>5}" * len(cols) + " |"
+    lines = [head, sub, "-" * len(head)]
+    for name, r in result["trackers"].items():
+        row = f"{name:<10}"
+        for key, _ in cols:
+            m = r.get(key)
+            row += " | " + (cell.format(**m) if m else f"{'-':^{width}}")
+        lines.append(row + f" | {r['fps']:9.0f}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    kitti = args.kitti or shared_dir() / "data" / "tracking" / "kitti"
+    mot = None if args.no_mot else (args.mot or shared_dir() / "data" / "tracking" / "mot15")
+    if mot is not None and not mot.is_dir():
+        log.warning("no MOT15 data at %s; skipping it", mot)
+        mot = None
+    result = evaluate(kitti, mot, [n.strip() for n in args.trackers.split(",") if n.strip()])
+    if args.json:
+        print_json(result)
+    else:
+        print(_table(result))
+    return 0

@@ -1,0 +1,185 @@
+"""Scenario tests of the tracker: known ground motion seen by a KITTI-like camera."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
+from lepton_perception.core.tracking import MultiObjectTracker, TrackerConfig
+from lepton_perception.core.types import Detections, Track, TrackState
+
+PROJECTOR = GroundProjector(
+    CameraIntrinsics(721.5377, 721.5377, 609.5593, 172.854, 1242, 375), CameraPose(z_m=1.65)
+)
+# Cars on the road: start (x, y) m in the vehicle frame and constant velocity (vx, vy) m/s.
+OBJECTS = [((15.0, 4.0), (5.0, 0.0)), ((30.0, -2.0), (-3.0, 0.0)), ((10.0, -7.0), (1.0, 0.5))]
+CAR = 2  # COCO car
+
+
+def car_box(x: float, y: float, width_m: float = 1.8, height_m: float = 1.5) -> np.ndarray:
+    """Image box whose bottom centre is the ground point (x, y)."""
+    foot, top, left, right = PROJECTOR.to_image(
+        [[x, y, 0.0], [x, y, height_m], [x, y + width_m / 2, 0.0], [x, y - width_m / 2, 0.0]]
+    )
+    w = right[0] - left[0]
+    return np.array([foot[0] - w / 2, top[1], foot[0] + w / 2, foot[1]])
+
+
+def scene(stamp_s: float, rng: np.random.Generator, hidden: set[int] = frozenset()) -> Detections:
+    boxes = [
+        car_box(x0 + vx * stamp_s, y0 + vy * stamp_s)
+        for k, ((x0, y0), (vx, vy)) in enumerate(OBJECTS)
+        if k not in hidden
+    ]
+    b = np.array(boxes).reshape(-1, 4) + rng.normal(0.0, 0.5, (len(boxes), 4))
+    return Detections(b.astype(np.float32), np.full(len(b), 0.9, np.float32), np.full(len(b), CAR, np.int64))
+
+
+def run(stamps: np.ndarray, hidden_at=lambda t: set()) -> list[list[Track]]:
+    rng = np.random.default_rng(7)
+    tracker = MultiObjectTracker()
+    return [tracker.step(scene(float(t), rng, hidden_at(t)), float(t), PROJECTOR) for t in stamps]
+
+
+def final_velocities(tracks: list[Track], t: float) -> list[np.ndarray]:
+    """Ground velocity of the track nearest to each object's true position at ``t``."""
+    out = []
+    for (x0, y0), (vx, vy) in OBJECTS:
+        truth = np.array([x0 + vx * t, y0 + vy * t])
+        near = min(
+            (tr for tr in tracks if tr.ground is not None),
+            key=lambda tr: np.linalg.norm(tr.ground.position_m - truth),
+        )
+        assert np.linalg.norm(near.ground.position_m - truth) < 1.0
+        out.append(near.ground.velocity_mps)
+    return out
+
+
+def test_dropped_frames_give_the_same_velocities() -> None:
+    full = np.arange(0, 51) * 0.1  # 10 Hz for 5 s
+    half = full[::2]  # every second frame removed
+    v_full = final_velocities(run(full)[-1], 5.0)
+    v_half = final_velocities(run(half)[-1], 5.0)
+    for vf, vh, (_, truth) in zip(v_full, v_half, OBJECTS):
+        speed = np.linalg.norm(truth)
+        assert np.linalg.norm(vh - vf) <= 0.1 * np.linalg.norm(vf)
+        assert np.linalg.norm(vf - truth) <= 0.1 * speed
+        assert np.linalg.norm(vh - truth) <= 0.1 * speed
+
+
+@pytest.mark.parametrize("rate_hz", [10.0, 15.0])
+def test_id_survives_one_second_occlusion(rate_hz: float) -> None:
+    stamps = np.arange(0, int(5 * rate_hz) + 1) / rate_hz
+    # Object 0 is not detected for 1 s: last seen at 2.0 s, seen again at 3.0 s + one frame.
+    steps = run(stamps, hidden_at=lambda t: {0} if 2.0 < t <= 3.0 + 1e-9 else set())
+
+    def id_of_object0(tracks: list[Track], t: float) -> int:
+        (x0, y0), (vx, vy) = OBJECTS[0]
+        truth = np.array([x0 + vx * t, y0 + vy * t])
+        confirmed = [tr for tr in tracks if tr.state == TrackState.CONFIRMED and tr.ground is not None]
+        near = min(confirmed, key=lambda tr: np.linalg.norm(tr.ground.position_m - truth))
+        assert np.linalg.norm(near.ground.position_m - truth) < 1.0
+        return near.track_id
+
+    k_before = int(np.searchsorted(stamps, 2.0 - 1e-9))
+    before = id_of_object0(steps[k_before], stamps[k_before])
+    during = steps[k_before + 5]
+    assert any(tr.track_id == before and tr.state == TrackState.COASTING for tr in during)
+    k_after = int(np.searchsorted(stamps, 3.0 + 1e-9)) + 1
+    assert id_of_object0(steps[k_after], stamps[k_after]) == before
+    assert id_of_object0(steps[-1], stamps[-1]) == before
+    assert len({tr.track_id for s in steps for tr in s}) == len(OBJECTS)  # no spurious tracks
+
+
+def test_time_going_backwards_raises() -> None:
+    tracker = MultiObjectTracker()
+    tracker.step(Detections.empty(), 1.0)
+    tracker.step(Detections.empty(), 1.0)  # same stamp is allowed (dt = 0)
+    with pytest.raises(ValueError, match="backwards"):
+        tracker.step(Detections.empty(), 0.5)
+    with pytest.raises(ValueError, match="finite"):
+        tracker.step(Detections.empty(), float("nan"))
+
+
+def test_ids_belong_to_the_instance() -> None:
+    rng = np.random.default_rng(0)
+    a, b = MultiObjectTracker(), MultiObjectTracker()
+    ids_a = [tr.track_id for tr in a.step(scene(0.0, rng), 0.0)]
+    ids_b = [tr.track_id for tr in b.step(scene(0.0, rng), 0.0)]
+    assert ids_a == ids_b == [1, 2, 3]
+
+
+def test_nan_and_empty_boxes_are_counted_and_skipped() -> None:
+    tracker = MultiObjectTracker()
+    boxes = np.array(
+        [[np.nan, 0, 10, 10], [0, 0, 0, 10], [100, 100, 140, 180], [0, 0, 10, np.inf]], np.float32
+    )
+    scores = np.array([0.9, 0.9, 0.9, 0.9], np.float32)
+    tracks = tracker.step(Detections(boxes, scores, np.full(4, CAR, np.int64)), 0.0)
+    assert tracker.skipped_detections == 3
+    assert len(tracks) == 1 and np.isfinite(tracks[0].box).all()
+
+
+def test_lifecycle_in_hits_and_seconds() -> None:
+    cfg = TrackerConfig(min_hits=3, max_coast_s=0.5)
+    tracker = MultiObjectTracker(cfg)
+    box = np.array([[500, 150, 560, 200]], np.float32)
+    det = Detections(box, np.array([0.9], np.float32), np.array([CAR]))
+    states = [tracker.step(det, 0.1 * k)[0].state for k in range(3)]
+    assert states == [TrackState.TENTATIVE, TrackState.TENTATIVE, TrackState.CONFIRMED]
+    coast = tracker.step(Detections.empty(), 0.3)
+    assert coast[0].state == TrackState.COASTING and coast[0].time_since_update_s == pytest.approx(0.1)
+    assert len(tracker.step(Detections.empty(), 0.7)) == 1  # 0.5 s unmatched: still coasting
+    assert tracker.step(Detections.empty(), 0.8) == []  # 0.6 s > max_coast_s: deleted
+
+
+@pytest.mark.parametrize("dt", [0.04, 0.1, 0.2, 0.5])
+def test_low_score_detections_extend_but_never_start_tracks(dt: float) -> None:
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=1))
+    box = np.array([[500, 150, 560, 200]], np.float32)
+    low = Detections(box, np.array([0.3], np.float32), np.array([CAR]))
+    high = Detections(box, np.array([0.9], np.float32), np.array([CAR]))
+    assert tracker.step(low, 0.0) == []
+    tid = tracker.step(high, dt)[0].track_id
+    out = tracker.step(low, 2 * dt)  # whatever the frame rate
+    assert [(t.track_id, t.state, t.hits) for t in out] == [(tid, TrackState.CONFIRMED, 2)]
+    tracker.step(Detections.empty(), 3 * dt)
+    # Unmatched in the previous image: low-score detections no longer extend it.
+    assert [t.hits for t in tracker.step(low, 4 * dt)] == [2]
+
+
+def test_class_aware_association() -> None:
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=1))
+    box = np.array([[500, 150, 560, 200]], np.float32)
+    car = tracker.step(Detections(box, np.array([0.9], np.float32), np.array([CAR])), 0.0)
+    person = tracker.step(Detections(box, np.array([0.9], np.float32), np.array([0])), 0.1)
+    assert {t.class_id for t in person} == {CAR, 0}
+    assert len({t.track_id for t in person} | {car[0].track_id}) == 2
+
+
+def test_snapshots_ground_state_and_history() -> None:
+    stamps = np.arange(0, 21) * 0.1
+    last = run(stamps)[-1]
+    for tr in last:
+        rebuilt = Track(**{f.name: getattr(tr, f.name) for f in dataclasses.fields(Track)})
+        assert repr(rebuilt) == repr(tr)
+        assert tr.ground is not None and tr.ground.covariance.shape == (4, 4)
+        assert np.all(np.linalg.eigvalsh(tr.ground.covariance) > 0)
+        h = tr.history
+        assert h.shape[1] == 3 and np.all(np.diff(h[:, 0]) > 0) and h[-1, 0] == pytest.approx(2.0)
+        np.testing.assert_allclose(h[-1, 1:], tr.ground.position_m)
+        with pytest.raises(ValueError):
+            h[0, 0] = 0.0  # snapshots are read-only
+    near, far = sorted(last, key=lambda t: float(np.linalg.norm(t.ground.position_m)))[::2]
+    assert np.trace(far.ground.covariance[:2, :2]) > np.trace(near.ground.covariance[:2, :2])
+
+
+def test_history_keeps_only_history_s() -> None:
+    tracker = MultiObjectTracker(TrackerConfig(history_s=1.0))
+    rng = np.random.default_rng(0)
+    for k in range(50):  # > 32 rows: exercises the ring buffer's compaction
+        out = tracker.step(scene(0.1 * k, rng), 0.1 * k, PROJECTOR)
+    assert len(out) == len(OBJECTS)
+    for tr in out:
+        assert tr.history[0, 0] >= 4.9 - 1.0 - 1e-9 and len(tr.history) == 11

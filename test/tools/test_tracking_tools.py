@@ -1,0 +1,59 @@
+"""The lepton eval tracking / eval geometry / bench tracker commands, end to end on small inputs."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lepton_perception.tools import cli
+
+KITTI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tracking" / "kitti"
+
+
+@pytest.fixture
+def one_sequence_kitti(tmp_path: Path) -> Path:
+    """A directory laid out like the shared one, holding sequence 0000 only."""
+    for sub in ("label", "detections/pointrcnn_Car", "detections/pointrcnn_Pedestrian"):
+        (tmp_path / sub).mkdir(parents=True)
+        (tmp_path / sub / "0000.txt").symlink_to(KITTI / sub / "0000.txt")
+    return tmp_path
+
+
+def test_eval_tracking_json(one_sequence_kitti: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["eval", "tracking", "--kitti", str(one_sequence_kitti), "--no-mot", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kitti_sequences"] == ["0000"] and out["kitti_images"] == 154
+    assert set(out["trackers"]) == {"lepton", "sort", "bytetrack", "ocsort"}
+    for r in out["trackers"].values():
+        assert r["fps"] > 0
+        for cls in ("car", "pedestrian"):
+            assert set(r[cls]) == {"HOTA", "MOTA", "IDF1", "IDSW"}
+            assert 0.0 <= r[cls]["HOTA"] <= 100.0
+        assert r["car"]["HOTA"] > 40.0
+
+
+def test_eval_tracking_table_and_unknown_tracker(
+    one_sequence_kitti: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main(["eval", "tracking", "--kitti", str(one_sequence_kitti), "--no-mot", "--trackers", "lepton"])
+        == 0
+    )
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("tracker") and table[3].startswith("lepton")
+    with pytest.raises(ValueError, match="unknown trackers"):
+        cli.main(["eval", "tracking", "--kitti", str(one_sequence_kitti), "--no-mot", "--trackers", "nope"])
+
+
+def test_eval_geometry_json(one_sequence_kitti: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["eval", "geometry", "--kitti", str(one_sequence_kitti), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["car"]["objects"] > 50
+    assert sum(b["count"] for b in out["car"]["bands"]) + out["car"]["invalid"] <= out["car"]["objects"]
+
+
+def test_bench_tracker_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bench", "tracker", "--objects", "20", "--steps", "30", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["steps"] == 30 and out["ground"] is True and out["tracks_mean"] > 10
+    assert 0 < out["step_ms_median"] <= out["step_ms_p99"]
