@@ -32,6 +32,7 @@ def register(sub: Any) -> None:
     p.add_argument("--rate-hz", type=float, default=10.0)
     p.add_argument("--no-ground", action="store_true", help="no ground-plane projection / filter")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeat", type=int, default=5, help="runs over the same frames; the best is reported")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -75,15 +76,14 @@ def synthetic_frames(n_obj: int, n_steps: int, rate_hz: float, seed: int) -> lis
     return frames
 
 
-def run(args: argparse.Namespace) -> int:
-    warm = 50
-    frames = synthetic_frames(args.objects, warm + args.steps, args.rate_hz, args.seed)
-    projector = None if args.no_ground else GroundProjector(KITTI_INTRINSICS, KITTI_POSE)
+def _one_run(
+    frames: list[Detections], rate_hz: float, projector: GroundProjector | None, warm: int
+) -> dict[str, Any]:
     tracker = MultiObjectTracker()
     times_ms, cpu_ms, n_tracks = [], [], []
     for k, dets in enumerate(frames):
         t0, c0 = time.perf_counter(), time.thread_time()
-        tracks = tracker.step(dets, k / args.rate_hz, projector)
+        tracks = tracker.step(dets, k / rate_hz, projector)
         dt_ms, dc_ms = 1e3 * (time.perf_counter() - t0), 1e3 * (time.thread_time() - c0)
         if k >= warm:
             times_ms.append(dt_ms)
@@ -91,10 +91,7 @@ def run(args: argparse.Namespace) -> int:
             n_tracks.append(len(tracks))
     times_ms.sort()
     cpu_ms.sort()
-    result = {
-        "objects": args.objects,
-        "ground": projector is not None,
-        "steps": len(times_ms),
+    return {
         "tracks_mean": statistics.fmean(n_tracks),
         "step_ms_mean": statistics.fmean(times_ms),
         "step_ms_median": times_ms[len(times_ms) // 2],
@@ -104,6 +101,24 @@ def run(args: argparse.Namespace) -> int:
         "step_cpu_ms_mean": statistics.fmean(cpu_ms),
         "step_cpu_ms_median": cpu_ms[len(cpu_ms) // 2],
     }
+
+
+def run(args: argparse.Namespace) -> int:
+    warm = 50
+    frames = synthetic_frames(args.objects, warm + args.steps, args.rate_hz, args.seed)
+    projector = None if args.no_ground else GroundProjector(KITTI_INTRINSICS, KITTI_POSE)
+    # Repeats on the same frames; the run with the lowest median is the one least disturbed by other
+    # processes on a shared machine (as timeit reports the best of its repeats). All are reported.
+    runs = [_one_run(frames, args.rate_hz, projector, warm) for _ in range(args.repeat)]
+    best = min(runs, key=lambda r: r["step_ms_median"])
+    result = {
+        "objects": args.objects,
+        "ground": projector is not None,
+        "steps": args.steps,
+        "repeat": args.repeat,
+        **best,
+        "step_ms_median_all": [r["step_ms_median"] for r in runs],
+    }
     if args.json:
         print_json(result)
     else:
@@ -111,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.objects} objects ({result['tracks_mean']:.1f} tracks), ground={result['ground']}: step "
             f"mean {result['step_ms_mean']:.3f} ms, median {result['step_ms_median']:.3f} ms, "
             f"p90 {result['step_ms_p90']:.3f} ms, p99 {result['step_ms_p99']:.3f} ms "
-            f"over {result['steps']} steps; thread CPU time mean {result['step_cpu_ms_mean']:.3f} ms, "
-            f"median {result['step_cpu_ms_median']:.3f} ms"
+            f"over {result['steps']} steps (best of {args.repeat}: medians "
+            + ", ".join(f"{m:.3f}" for m in result["step_ms_median_all"])
+            + f" ms); thread CPU time median {result['step_cpu_ms_median']:.3f} ms"
         )
     return 0
