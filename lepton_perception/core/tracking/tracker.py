@@ -87,6 +87,15 @@ class TrackerConfig:
     initial_speed_mps: float = 10.0  # initial ground-velocity std, m/s
     history_s: float = 8.0  # ground-plane history kept for prediction, seconds
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.low_score <= self.high_score <= 1.0 or not 0.0 <= self.birth_score <= 1.0:
+            raise ValueError(f"need 0 <= low_score <= high_score <= 1 and birth_score in [0, 1]: {self}")
+        if self.min_hits < 1 or self.reupdate_max_steps < 1:
+            raise ValueError(f"min_hits and reupdate_max_steps must be >= 1: {self}")
+        times = (self.max_coast_s, self.max_tentative_gap_s, self.low_stage_max_gap_s, self.history_s)
+        if min(times) < 0.0 or self.reupdate_step_s <= 0.0:
+            raise ValueError(f"time spans must be >= 0 (reupdate_step_s > 0): {self}")
+
 
 class _Tracks:
     """Stacked per-track arrays (row i = track i); ``history`` is the one per-track Python object."""

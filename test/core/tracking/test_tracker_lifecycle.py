@@ -183,3 +183,18 @@ def test_history_keeps_only_history_s() -> None:
     assert len(out) == len(OBJECTS)
     for tr in out:
         assert tr.history[0, 0] >= 4.9 - 1.0 - 1e-9 and len(tr.history) == 11
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"low_score": 0.8},
+        {"high_score": 1.5},
+        {"min_hits": 0},
+        {"max_coast_s": -1.0},
+        {"reupdate_step_s": 0.0},
+    ],
+)
+def test_invalid_config_is_rejected(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        TrackerConfig(**bad)
