@@ -67,12 +67,6 @@ def direction_cost(track_dirs: F64, last_boxes: F64, dets: F64) -> F64:
     return result
 
 
-def gate(cost: F64, allowed: npt.NDArray[np.bool_]) -> F64:
-    """Cost with disallowed pairs set to ``GATED``."""
-    result: F64 = np.where(allowed, cost, GATED)
-    return result
-
-
 def linear_assignment(cost: F64, max_cost: float) -> tuple[I64, I64]:
     """Minimum-cost matching; pairs costlier than ``max_cost`` (e.g. gated ones) stay unmatched.
 

@@ -50,6 +50,15 @@ class ConstantVelocityModel:
         # dt rounded to 1 ns (differences of stamps carry rounding noise) -> (F, q, q_unit).
         self._cache: dict[float, tuple[F64, F64, F64]] = {}
 
+    def to_filterpy(self, x: F64, P: F64) -> KalmanFilter:
+        """One track's state (x (dim_x,), P (dim_x, dim_x)) as a filterpy ``KalmanFilter`` built from
+        the specification, e.g. to inspect a track or to check this batched model against filterpy."""
+        kf = KalmanFilter(dim_x=self.dim_x, dim_z=self.dim_z)
+        kf.H = self.spec.H.copy()
+        kf.x = np.asarray(x, dtype=np.float64).reshape(-1, 1).copy()
+        kf.P = np.asarray(P, dtype=np.float64).copy()
+        return kf
+
     def _matrices(self, dt_s: float) -> tuple[F64, F64, F64]:
         key = round(dt_s, 9)
         hit = self._cache.get(key)
