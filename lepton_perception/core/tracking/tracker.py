@@ -8,6 +8,7 @@ One ``step`` per image of one camera:
 3. stage 2 (ByteTrack): still-unmatched recently seen tracks x low-score detections (IoU only);
 4. stage 3 (OC-SORT observation-centric recovery): unmatched tracks x the remaining high-score
    detections, IoU against the track's *last observed* box rather than its drifting prediction;
+   (optional stage 3b, off by default: centre distance in box heights when no IoU is left);
 5. stage 4: tentative tracks x remaining high-score detections;
 6. a track re-found after a gap re-runs its filter over a virtual trajectory interpolated between its
    last observation and the new one (OC-SORT observation-centric re-update), then is updated;
@@ -34,6 +35,7 @@ import numpy.typing as npt
 from lepton_perception.core.camera import GroundProjector
 from lepton_perception.core.tracking.association import (
     GATED,
+    centre_distance_cost,
     direction_cost,
     iou_matrix,
     linear_assignment,
@@ -61,6 +63,7 @@ class TrackerConfig:
     low_iou_gate: float = 0.5  # stage 2 (predicted box vs low-score detection)
     recovery_iou_gate: float = 0.5  # stage 3 (last observed box vs high-score detection)
     tentative_iou_gate: float = 0.3  # stage 4
+    distance_gate_h: float = 0.0  # stage 3b: centre distance in box heights for IoU-less matches; 0 = off
     direction_weight: float = 0.0  # cost per radian of velocity-direction mismatch (OC-SORT VDC); 0 = off
     direction_window_s: float = 0.3  # observed direction = last observation minus the one this old
     # Lifecycle.
@@ -277,6 +280,15 @@ class MultiObjectTracker:
         assign(t.confirmed & recent, ~high, iou_gated(pred_boxes, cfg.low_iou_gate))
         # Stage 3: observation-centric recovery against the last observed box.
         assign(t.confirmed, high, iou_gated(t.obs_box, cfg.recovery_iou_gate))
+        # Stage 3b: centre distance for small or fast boxes whose IoU with any prediction is zero.
+        if cfg.distance_gate_h > 0:
+
+            def dist_cost(ti: I64, di: I64) -> F64:
+                c = centre_distance_cost(pred_boxes[ti], boxes[di])
+                c[c > cfg.distance_gate_h] = GATED
+                return c
+
+            assign(t.confirmed, high, dist_cost)
         # Stage 4: tentative tracks x remaining high-score detections.
         assign(~t.confirmed, high, iou_gated(pred_boxes, cfg.tentative_iou_gate))
 
