@@ -295,8 +295,11 @@ class MultiObjectTracker:
         ti = np.concatenate([m[0] for m in matches]) if matches else np.zeros(0, np.int64)
         di = np.concatenate([m[1] for m in matches]) if matches else np.zeros(0, np.int64)
         self._update_matched(ti, boxes[di], scores[di], stamp_s)
-        foot_xy, foot_cov, foot_ok = self._project(boxes, projector)
-        self._update_ground(ti, foot_xy[di], foot_cov[di], foot_ok[di], stamp_s)
+        # Only matched and new-born detections need a ground position.
+        born = np.flatnonzero(det_free & (scores >= cfg.birth_score))
+        foot_xy, foot_cov, foot_ok = self._project(boxes[np.concatenate([di, born])], projector)
+        m = len(di)
+        self._update_ground(ti, foot_xy[:m], foot_cov[:m], foot_ok[:m], stamp_s)
 
         # Lifecycle: delete stale tracks, then start new ones from confident unmatched detections.
         since = stamp_s - t.last_s
@@ -305,15 +308,14 @@ class MultiObjectTracker:
         )
         if not alive.all():
             t.keep(alive)
-        born = np.flatnonzero(det_free & (scores >= cfg.birth_score))
         if len(born):
             self._birth(
                 boxes[born],
                 scores[born],
                 classes[born],
-                foot_xy[born],
-                foot_cov[born],
-                foot_ok[born],
+                foot_xy[m:],
+                foot_cov[m:],
+                foot_ok[m:],
                 stamp_s,
             )
         return self._snapshots(stamp_s)
@@ -478,7 +480,7 @@ class MultiObjectTracker:
         # Row views made in bulk (iterating an array) rather than by per-track indexing, and the
         # frozen snapshots filled directly (see ``_FAST_OK``): this loop dominates a step with many tracks.
         fast = _FAST_OK[Track] and _FAST_OK[GroundState]
-        new = object.__new__
+        new, setattr_ = object.__new__, object.__setattr__
         for box, v, pos, gvel, cov, tid, cid, st, score, first, hits, dt_since, g_ok, hist in zip(
             list(boxes),
             list(vel),
@@ -512,10 +514,10 @@ class MultiObjectTracker:
             if fast:
                 if g_ok:
                     ground = new(GroundState)
-                    ground.__dict__.update(position_m=pos, velocity_mps=gvel, covariance=cov)
+                    setattr_(ground, "__dict__", {"position_m": pos, "velocity_mps": gvel, "covariance": cov})
                     fields["ground"] = ground
                 track = new(Track)
-                track.__dict__.update(fields)
+                setattr_(track, "__dict__", fields)
                 out.append(track)
             else:
                 if g_ok:
