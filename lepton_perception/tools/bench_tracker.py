@@ -1,9 +1,12 @@
 """``lepton bench tracker``: time of one tracker step with N moving objects (synthetic, seeded).
 
-Objects: boxes on a KITTI-like 1242x375 image whose size follows their distance, moving at constant
-image speed and bouncing off the borders; detections are the true boxes with pixel noise, scores in
-[0.3, 1], 5 % missed and a few false positives per frame. With ``--ground`` (default) every step also
-projects and filters ground-plane positions (KITTI camera), as the ROS node does.
+The scene is a road seen by the KITTI camera (1242x375, 1.65 m high): cars (80 %) and pedestrians
+placed at 8-70 m ahead and up to 12 m to either side, moving at constant ground velocity (cars up to
+10 m/s relative to us along the road, pedestrians up to 1.5 m/s in any direction) and bouncing off the
+region's limits. Detections are their projected boxes with 3 % (of the box height) pixel noise per
+coordinate, scores uniform in [0.3, 1], 5 % missed and on average two false positives per image.
+With ``--ground`` (default) every step also projects and filters ground-plane positions, as the ROS
+node does.
 """
 
 from __future__ import annotations
@@ -29,47 +32,58 @@ def register(sub: Any) -> None:
     p.add_argument("--rate-hz", type=float, default=10.0)
     p.add_argument("--no-ground", action="store_true", help="no ground-plane projection / filter")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeat", type=int, default=5, help="runs over the same frames; the best is reported")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
 
 def synthetic_frames(n_obj: int, n_steps: int, rate_hz: float, seed: int) -> list[Detections]:
     rng = np.random.default_rng(seed)
-    w_img, h_img, horizon = 1242.0, 375.0, 173.0
-    bottom = rng.uniform(190.0, 370.0, n_obj)
-    h = (bottom - horizon) * rng.uniform(0.8, 1.2, n_obj)  # nearer objects (lower in the image) are larger
-    w = h * rng.uniform(0.4, 1.6, n_obj)
-    cx = rng.uniform(w / 2, w_img - w / 2)
-    vx = rng.uniform(-60.0, 60.0, n_obj)  # px/s
+    proj = GroundProjector(KITTI_INTRINSICS, KITTI_POSE)
+    lo, hi = np.array([8.0, -12.0]), np.array([70.0, 12.0])
+    ped = rng.random(n_obj) < 0.2
+    pos = rng.uniform(lo, hi, (n_obj, 2))
+    vel = np.where(
+        ped[:, None], rng.uniform(-1.5, 1.5, (n_obj, 2)), np.c_[rng.uniform(-10, 10, n_obj), np.zeros(n_obj)]
+    )
+    width = np.where(ped, 0.6, 1.8)
+    height = np.where(ped, 1.7, 1.5)
+    classes = np.where(ped, 0, 2).astype(np.int64)
     frames = []
     for _ in range(n_steps):
-        cx = cx + vx / rate_hz
-        out = (cx < w / 2) | (cx > w_img - w / 2)
-        vx = np.where(out, -vx, vx)
-        cx = np.clip(cx, w / 2, w_img - w / 2)
-        boxes = np.stack([cx - w / 2, bottom - h, cx + w / 2, bottom], axis=1)
-        boxes = boxes + rng.normal(0.0, 0.02, (n_obj, 1)) * h[:, None] * rng.normal(0, 1, (n_obj, 4))
+        pos = pos + vel / rate_hz
+        out = (pos < lo) | (pos > hi)
+        vel = np.where(out, -vel, vel)
+        pos = np.clip(pos, lo, hi)
+        zeros = np.zeros(n_obj)
+        foot = proj.to_image(np.c_[pos, zeros])
+        top = proj.to_image(np.c_[pos, height])
+        side = proj.to_image(np.c_[pos[:, 0], pos[:, 1] + width / 2, zeros])
+        half_w = np.abs(foot[:, 0] - side[:, 0])
+        boxes = np.c_[foot[:, 0] - half_w, top[:, 1], foot[:, 0] + half_w, foot[:, 1]]
+        h = boxes[:, 3] - boxes[:, 1]
+        boxes = boxes + rng.normal(0.0, 0.03, (n_obj, 4)) * h[:, None]
         keep = rng.random(n_obj) > 0.05
         n_fp = rng.poisson(2.0)
-        fp_c = rng.uniform(50, w_img - 50, n_fp)
-        fp_b = rng.uniform(200, h_img, n_fp)
-        fp_h = (fp_b - horizon) * 0.8
+        fp_c = rng.uniform(50, 1192, n_fp)
+        fp_b = rng.uniform(190, 375, n_fp)
+        fp_h = (fp_b - KITTI_INTRINSICS.cy) * rng.uniform(0.5, 1.0, n_fp)
         fp = np.stack([fp_c - fp_h / 2, fp_b - fp_h, fp_c + fp_h / 2, fp_b], axis=1)
         all_boxes = np.concatenate([boxes[keep], fp]).astype(np.float32)
         scores = np.concatenate([rng.uniform(0.3, 1.0, int(keep.sum())), rng.uniform(0.1, 0.6, n_fp)])
-        frames.append(Detections(all_boxes, scores.astype(np.float32), np.full(len(scores), 2, np.int64)))
+        cls = np.concatenate([classes[keep], np.full(n_fp, 2, np.int64)])
+        frames.append(Detections(all_boxes, scores.astype(np.float32), cls))
     return frames
 
 
-def run(args: argparse.Namespace) -> int:
-    warm = 50
-    frames = synthetic_frames(args.objects, warm + args.steps, args.rate_hz, args.seed)
-    projector = None if args.no_ground else GroundProjector(KITTI_INTRINSICS, KITTI_POSE)
+def _one_run(
+    frames: list[Detections], rate_hz: float, projector: GroundProjector | None, warm: int
+) -> dict[str, Any]:
     tracker = MultiObjectTracker()
     times_ms, cpu_ms, n_tracks = [], [], []
     for k, dets in enumerate(frames):
         t0, c0 = time.perf_counter(), time.thread_time()
-        tracks = tracker.step(dets, k / args.rate_hz, projector)
+        tracks = tracker.step(dets, k / rate_hz, projector)
         dt_ms, dc_ms = 1e3 * (time.perf_counter() - t0), 1e3 * (time.thread_time() - c0)
         if k >= warm:
             times_ms.append(dt_ms)
@@ -77,10 +91,7 @@ def run(args: argparse.Namespace) -> int:
             n_tracks.append(len(tracks))
     times_ms.sort()
     cpu_ms.sort()
-    result = {
-        "objects": args.objects,
-        "ground": projector is not None,
-        "steps": len(times_ms),
+    return {
         "tracks_mean": statistics.fmean(n_tracks),
         "step_ms_mean": statistics.fmean(times_ms),
         "step_ms_median": times_ms[len(times_ms) // 2],
@@ -90,6 +101,24 @@ def run(args: argparse.Namespace) -> int:
         "step_cpu_ms_mean": statistics.fmean(cpu_ms),
         "step_cpu_ms_median": cpu_ms[len(cpu_ms) // 2],
     }
+
+
+def run(args: argparse.Namespace) -> int:
+    warm = 50
+    frames = synthetic_frames(args.objects, warm + args.steps, args.rate_hz, args.seed)
+    projector = None if args.no_ground else GroundProjector(KITTI_INTRINSICS, KITTI_POSE)
+    # Repeats on the same frames; the run with the lowest median is the one least disturbed by other
+    # processes on a shared machine (as timeit reports the best of its repeats). All are reported.
+    runs = [_one_run(frames, args.rate_hz, projector, warm) for _ in range(args.repeat)]
+    best = min(runs, key=lambda r: r["step_ms_median"])
+    result = {
+        "objects": args.objects,
+        "ground": projector is not None,
+        "steps": args.steps,
+        "repeat": args.repeat,
+        **best,
+        "step_ms_median_all": [r["step_ms_median"] for r in runs],
+    }
     if args.json:
         print_json(result)
     else:
@@ -97,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.objects} objects ({result['tracks_mean']:.1f} tracks), ground={result['ground']}: step "
             f"mean {result['step_ms_mean']:.3f} ms, median {result['step_ms_median']:.3f} ms, "
             f"p90 {result['step_ms_p90']:.3f} ms, p99 {result['step_ms_p99']:.3f} ms "
-            f"over {result['steps']} steps; thread CPU time mean {result['step_cpu_ms_mean']:.3f} ms, "
-            f"median {result['step_cpu_ms_median']:.3f} ms"
+            f"over {result['steps']} steps (best of {args.repeat}: medians "
+            + ", ".join(f"{m:.3f}" for m in result["step_ms_median_all"])
+            + f" ms); thread CPU time median {result['step_cpu_ms_median']:.3f} ms"
         )
     return 0

@@ -27,14 +27,15 @@ class AssociationCost(Protocol):
 
 def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> F64:
     """(N, 4) x (M, 4) xyxy boxes -> (N, M) intersection over union."""
-    a64 = np.asarray(a, dtype=np.float64)[:, None]
-    b64 = np.asarray(b, dtype=np.float64)[None]
-    w = np.clip(np.minimum(a64[..., 2], b64[..., 2]) - np.maximum(a64[..., 0], b64[..., 0]), 0, None)
-    h = np.clip(np.minimum(a64[..., 3], b64[..., 3]) - np.maximum(a64[..., 1], b64[..., 1]), 0, None)
+    ax1, ay1, ax2, ay2 = np.asarray(a, dtype=np.float64).reshape(-1, 4).T[:, :, None]  # each (N, 1)
+    bx1, by1, bx2, by2 = np.asarray(b, dtype=np.float64).reshape(-1, 4).T[:, None, :]  # each (1, M)
+    w = np.minimum(ax2, bx2) - np.maximum(ax1, bx1)
+    h = np.minimum(ay2, by2) - np.maximum(ay1, by1)
+    np.maximum(w, 0.0, out=w)
+    np.maximum(h, 0.0, out=h)
     inter = w * h
-    area_a = (a64[..., 2] - a64[..., 0]) * (a64[..., 3] - a64[..., 1])
-    area_b = (b64[..., 2] - b64[..., 0]) * (b64[..., 3] - b64[..., 1])
-    result: F64 = inter / np.maximum(area_a + area_b - inter, 1e-9)
+    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
+    result: F64 = inter / np.maximum(union, 1e-9)
     return result
 
 
@@ -63,12 +64,6 @@ def direction_cost(track_dirs: F64, last_boxes: F64, dets: F64) -> F64:
     cos = np.clip((d[..., 0] * track_dirs[:, None, 0] + d[..., 1] * track_dirs[:, None, 1]) / norm, -1, 1)
     known = np.any(track_dirs != 0, axis=1)
     result: F64 = np.where(known[:, None], np.arccos(cos), 0.0)
-    return result
-
-
-def gate(cost: F64, allowed: npt.NDArray[np.bool_]) -> F64:
-    """Cost with disallowed pairs set to ``GATED``."""
-    result: F64 = np.where(allowed, cost, GATED)
     return result
 
 

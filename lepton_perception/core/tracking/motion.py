@@ -4,8 +4,8 @@ The model is specified by a filterpy ``KalmanFilter`` (``H``, dimensions) with f
 white-noise process noise (``Q_discrete_white_noise``, in closed form); the per-track states are
 stacked into arrays so that one call predicts or updates every track at once. The arithmetic is
 filterpy's ``KalmanFilter.predict`` / ``KalmanFilter.update``, batched (the covariance update in the
-short form, equal to filterpy's Joseph form for the optimal gain): a per-track loop over filterpy
-objects costs ~20 us per track and step, far over the 1 ms budget for 50 tracks
+short form, equal to filterpy's Joseph form for the optimal gain): one filterpy predict + update of
+an 8-state filter takes ~50 us, so a per-track loop would exceed the 1 ms budget for 50 tracks
 (``test_motion.py`` checks the batched result against filterpy step by step).
 """
 
@@ -46,34 +46,49 @@ class ConstantVelocityModel:
         self.spec = KalmanFilter(dim_x=self.dim_x, dim_z=self.dim_z)
         self.spec.H = np.eye(self.dim_z, self.dim_x)
         self._eye: F64 = np.eye(self.dim_x)
-        self._cache_dt: float | None = None
-        self._F: F64 = self._eye.copy()
-        self._q: F64 = np.zeros((2, 2))
-        self._q_unit: F64 = np.zeros((self.dim_x, self.dim_x))
         self._axis_of = np.tile(np.arange(n_axes), 2)  # state index -> axis
+        # dt rounded to 1 ns (differences of stamps carry rounding noise) -> (F, q, q_unit).
+        self._cache: dict[float, tuple[F64, F64, F64]] = {}
+
+    def to_filterpy(self, x: F64, P: F64) -> KalmanFilter:
+        """One track's state (x (dim_x,), P (dim_x, dim_x)) as a filterpy ``KalmanFilter`` built from
+        the specification, e.g. to inspect a track or to check this batched model against filterpy."""
+        kf = KalmanFilter(dim_x=self.dim_x, dim_z=self.dim_z)
+        kf.H = self.spec.H.copy()
+        kf.x = np.asarray(x, dtype=np.float64).reshape(-1, 1).copy()
+        kf.P = np.asarray(P, dtype=np.float64).copy()
+        return kf
+
+    def _matrices(self, dt_s: float) -> tuple[F64, F64, F64]:
+        key = round(dt_s, 9)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        n = self.dim_z
+        F = self._eye.copy()
+        F[:n, n:] = np.eye(n) * dt_s
+        # filterpy's Q_discrete_white_noise(dim=2, dt, var=1) in closed form (that function builds a
+        # scipy block_diag, ~60 us): [[dt^4/4, dt^3/2], [dt^3/2, dt^2]] per axis.
+        q = np.array([[dt_s**4 / 4, dt_s**3 / 2], [dt_s**3 / 2, dt_s**2]])
+        q_unit = np.zeros((self.dim_x, self.dim_x))  # (dim_x, dim_x): unit variance on every axis
+        ax = np.arange(n)
+        q_unit[ax, ax], q_unit[ax, ax + n], q_unit[ax + n, ax], q_unit[ax + n, ax + n] = q.ravel()
+        if len(self._cache) > 32:  # irregular stamps: keep the cache small
+            self._cache.clear()
+        self._cache[key] = (F, q, q_unit)
+        return F, q, q_unit
 
     def transition(self, dt_s: float) -> tuple[F64, F64]:
         """``F`` (dim_x, dim_x) and the unit-variance (2, 2) white-noise block for one axis."""
-        if dt_s != self._cache_dt:
-            F = self._eye.copy()
-            F[: self.dim_z, self.dim_z :] = np.eye(self.dim_z) * dt_s
-            self._F = F
-            # filterpy's Q_discrete_white_noise(dim=2, dt, var=1) in closed form (that function builds a
-            # scipy block_diag, ~60 us): [[dt^4/4, dt^3/2], [dt^3/2, dt^2]] per axis.
-            self._q = np.array([[dt_s**4 / 4, dt_s**3 / 2], [dt_s**3 / 2, dt_s**2]])
-            n = self.dim_z
-            self._q_unit = np.asarray(
-                np.kron(self._q, np.eye(n)), dtype=np.float64
-            )  # (dim_x, dim_x) for unit variance on all axes
-            self._cache_dt = dt_s
-        return self._F, self._q
+        F, q, _ = self._matrices(dt_s)
+        return F, q
 
     def process_noise(self, dt_s: float, accel_var: F64) -> F64:
         """(N, dim_x, dim_x) process noise for per-track, per-axis acceleration variances (N, n)."""
-        self.transition(dt_s)
+        _, _, q_unit = self._matrices(dt_s)
         # Entry (i, j) is non-zero only when i and j belong to the same axis, so scaling row i by
         # that axis' variance scales the whole per-axis block.
-        result: F64 = self._q_unit[None] * accel_var[:, self._axis_of][:, :, None]
+        result: F64 = q_unit[None] * accel_var[:, self._axis_of][:, :, None]
         return result
 
     def predict(self, x: F64, P: F64, dt_s: float, accel_var: F64) -> tuple[F64, F64]:

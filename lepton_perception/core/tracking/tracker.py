@@ -8,6 +8,7 @@ One ``step`` per image of one camera:
 3. stage 2 (ByteTrack): still-unmatched recently seen tracks x low-score detections (IoU only);
 4. stage 3 (OC-SORT observation-centric recovery): unmatched tracks x the remaining high-score
    detections, IoU against the track's *last observed* box rather than its drifting prediction;
+   (optional stage 3b, off by default: centre distance in box heights when no IoU is left);
 5. stage 4: tentative tracks x remaining high-score detections;
 6. a track re-found after a gap re-runs its filter over a virtual trajectory interpolated between its
    last observation and the new one (OC-SORT observation-centric re-update), then is updated;
@@ -26,7 +27,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +35,7 @@ import numpy.typing as npt
 from lepton_perception.core.camera import GroundProjector
 from lepton_perception.core.tracking.association import (
     GATED,
+    centre_distance_cost,
     direction_cost,
     iou_matrix,
     linear_assignment,
@@ -61,6 +63,7 @@ class TrackerConfig:
     low_iou_gate: float = 0.5  # stage 2 (predicted box vs low-score detection)
     recovery_iou_gate: float = 0.5  # stage 3 (last observed box vs high-score detection)
     tentative_iou_gate: float = 0.3  # stage 4
+    distance_gate_h: float = 0.0  # stage 3b: centre distance in box heights for IoU-less matches; 0 = off
     direction_weight: float = 0.0  # cost per radian of velocity-direction mismatch (OC-SORT VDC); 0 = off
     direction_window_s: float = 0.3  # observed direction = last observation minus the one this old
     # Lifecycle.
@@ -86,6 +89,15 @@ class TrackerConfig:
     pedestrian_accel_mps2: float = 1.5  # for pedestrians and cyclists, m/s^2
     initial_speed_mps: float = 10.0  # initial ground-velocity std, m/s
     history_s: float = 8.0  # ground-plane history kept for prediction, seconds
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.low_score <= self.high_score <= 1.0 or not 0.0 <= self.birth_score <= 1.0:
+            raise ValueError(f"need 0 <= low_score <= high_score <= 1 and birth_score in [0, 1]: {self}")
+        if self.min_hits < 1 or self.reupdate_max_steps < 1:
+            raise ValueError(f"min_hits and reupdate_max_steps must be >= 1: {self}")
+        times = (self.max_coast_s, self.max_tentative_gap_s, self.low_stage_max_gap_s, self.history_s)
+        if min(times) < 0.0 or self.reupdate_step_s <= 0.0:
+            raise ValueError(f"time spans must be >= 0 (reupdate_step_s > 0): {self}")
 
 
 class _Tracks:
@@ -268,14 +280,26 @@ class MultiObjectTracker:
         assign(t.confirmed & recent, ~high, iou_gated(pred_boxes, cfg.low_iou_gate))
         # Stage 3: observation-centric recovery against the last observed box.
         assign(t.confirmed, high, iou_gated(t.obs_box, cfg.recovery_iou_gate))
+        # Stage 3b: centre distance for small or fast boxes whose IoU with any prediction is zero.
+        if cfg.distance_gate_h > 0:
+
+            def dist_cost(ti: I64, di: I64) -> F64:
+                c = centre_distance_cost(pred_boxes[ti], boxes[di])
+                c[c > cfg.distance_gate_h] = GATED
+                return c
+
+            assign(t.confirmed, high, dist_cost)
         # Stage 4: tentative tracks x remaining high-score detections.
         assign(~t.confirmed, high, iou_gated(pred_boxes, cfg.tentative_iou_gate))
 
         ti = np.concatenate([m[0] for m in matches]) if matches else np.zeros(0, np.int64)
         di = np.concatenate([m[1] for m in matches]) if matches else np.zeros(0, np.int64)
         self._update_matched(ti, boxes[di], scores[di], stamp_s)
-        foot_xy, foot_cov, foot_ok = self._project(boxes, projector)
-        self._update_ground(ti, foot_xy[di], foot_cov[di], foot_ok[di], stamp_s)
+        # Only matched and new-born detections need a ground position.
+        born = np.flatnonzero(det_free & (scores >= cfg.birth_score))
+        foot_xy, foot_cov, foot_ok = self._project(boxes[np.concatenate([di, born])], projector)
+        m = len(di)
+        self._update_ground(ti, foot_xy[:m], foot_cov[:m], foot_ok[:m], stamp_s)
 
         # Lifecycle: delete stale tracks, then start new ones from confident unmatched detections.
         since = stamp_s - t.last_s
@@ -284,15 +308,14 @@ class MultiObjectTracker:
         )
         if not alive.all():
             t.keep(alive)
-        born = np.flatnonzero(det_free & (scores >= cfg.birth_score))
         if len(born):
             self._birth(
                 boxes[born],
                 scores[born],
                 classes[born],
-                foot_xy[born],
-                foot_cov[born],
-                foot_ok[born],
+                foot_xy[m:],
+                foot_cov[m:],
+                foot_ok[m:],
                 stamp_s,
             )
         return self._snapshots(stamp_s)
@@ -454,7 +477,10 @@ class MultiObjectTracker:
         out = []
         # Python scalars in bulk (tolist) rather than per-element numpy conversions: this loop is the
         # largest part of a step with many tracks.
-        # Row views made in bulk (iterating an array) rather than by per-track indexing.
+        # Row views made in bulk (iterating an array) rather than by per-track indexing, and the
+        # frozen snapshots filled directly (see ``_FAST_OK``): this loop dominates a step with many tracks.
+        fast = _FAST_OK[Track] and _FAST_OK[GroundState]
+        new, setattr_ = object.__new__, object.__setattr__
         for box, v, pos, gvel, cov, tid, cid, st, score, first, hits, dt_since, g_ok, hist in zip(
             list(boxes),
             list(vel),
@@ -471,28 +497,33 @@ class MultiObjectTracker:
             t.g_valid.tolist(),
             t.history,
         ):
-            ground = _frozen(GroundState, position_m=pos, velocity_mps=gvel, covariance=cov)
-            out.append(
-                _frozen(
-                    Track,
-                    track_id=tid,
-                    class_id=cid,
-                    state=state_of[st],
-                    box=box,
-                    box_velocity_pxps=v,
-                    score=score,
-                    stamp_s=stamp_s,
-                    age_s=stamp_s - first,
-                    hits=hits,
-                    time_since_update_s=dt_since,
-                    ground=ground if g_ok else None,
-                    history=hist.view(),
-                )
-            )
+            fields = {
+                "track_id": tid,
+                "class_id": cid,
+                "state": state_of[st],
+                "box": box,
+                "box_velocity_pxps": v,
+                "score": score,
+                "stamp_s": stamp_s,
+                "age_s": stamp_s - first,
+                "hits": hits,
+                "time_since_update_s": dt_since,
+                "ground": None,
+                "history": hist.view(),
+            }
+            if fast:
+                if g_ok:
+                    ground = new(GroundState)
+                    setattr_(ground, "__dict__", {"position_m": pos, "velocity_mps": gvel, "covariance": cov})
+                    fields["ground"] = ground
+                track = new(Track)
+                setattr_(track, "__dict__", fields)
+                out.append(track)
+            else:
+                if g_ok:
+                    fields["ground"] = GroundState(pos, gvel, cov)
+                out.append(Track(**fields))
         return out
-
-
-_T = TypeVar("_T")
 
 
 def _fast_frozen_ok(cls: type) -> bool:
@@ -502,21 +533,11 @@ def _fast_frozen_ok(cls: type) -> bool:
     )
 
 
-def _frozen(cls: type[_T], **values: Any) -> _T:
-    """Build a frozen dataclass instance from *all* its fields without its generated ``__init__``.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``: ~6 us per
-    ``Track``, a third of the 1 ms step budget with 50 tracks. Filling ``__dict__`` directly gives the
-    same object (``test_tracker.py`` checks equality with the regular constructor); classes with a
-    ``__post_init__`` or slots take the regular path.
-    """
-    if not _FAST_OK.get(cls, False):
-        return cls(**values)
-    obj: _T = object.__new__(cls)
-    obj.__dict__.update(values)
-    return obj
-
-
+# A frozen dataclass's generated ``__init__`` sets each field through ``object.__setattr__``: ~6 us per
+# ``Track``, a third of the 1 ms step budget with 50 tracks. For plain frozen dataclasses (no
+# ``__post_init__``, no slots) filling ``__dict__`` with *all* fields gives the same object
+# (``test_tracker_lifecycle.py`` checks equality with the regular constructor); others take the
+# regular path.
 _FAST_OK: dict[type, bool] = {c: _fast_frozen_ok(c) for c in (Track, GroundState)}
 
 

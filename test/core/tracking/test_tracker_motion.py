@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from filterpy.common import Q_discrete_white_noise
-from filterpy.kalman import KalmanFilter
 
 from lepton_perception.core.tracking.motion import ConstantVelocityModel
 
@@ -28,11 +27,8 @@ def test_batched_predict_update_matches_filterpy(n_axes: int) -> None:
     x = rng.normal(0, 10, (n_tracks, dim_x))
     a = rng.normal(0, 1, (n_tracks, dim_x, dim_x))
     P = a @ a.transpose(0, 2, 1) + np.eye(dim_x)
-    refs = []
-    for i in range(n_tracks):
-        kf = KalmanFilter(dim_x=dim_x, dim_z=n_axes)
-        kf.x, kf.P, kf.H = x[i].reshape(-1, 1).copy(), P[i].copy(), np.eye(n_axes, dim_x)
-        refs.append(kf)
+    refs = [model.to_filterpy(x[i], P[i]) for i in range(n_tracks)]
+    assert np.array_equal(refs[0].H, np.eye(n_axes, dim_x))
     for dt in (0.1, 0.05, 0.3, 0.1):  # irregular time steps
         accel_var = rng.uniform(0.5, 5.0, (n_tracks, n_axes))
         x, P = model.predict(x, P, dt, accel_var)
