@@ -211,6 +211,8 @@ class PerceptionNode(Node):
         for key, cam in self.runner.cameras.items():
             values: dict[str, float | int | str] = dict(cam.counters)
             values["camera_info"] = "yes" if cam.intrinsics is not None else "missing"
+            tracker = self.runner.pipeline.trackers.get(key)
+            values["invalid_detections_skipped"] = tracker.skipped_detections if tracker is not None else 0
             values["qos_incompatible_events"] = self._qos_incompatible
             if self._latency_ms:
                 lat = np.asarray(self._latency_ms)
