@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from dataclasses import replace
 
@@ -77,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
     if args.iters < 1 or args.warmup < 0 or min(args.batches) < 1:
         log.error("--iters and --batches must be >= 1, --warmup >= 0")
         return 2
+    if args.threads != 1 and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        log.warning(
+            "torch with more than one thread and OMP_WAIT_POLICY unset: on a busy machine its OpenMP"
+            " workers spin and torch times can be 10-100x worse; rerun with OMP_WAIT_POLICY=PASSIVE"
+            " or --threads 1"
+        )
     base = DetectorConfig(
         model_path=args.model or default_model(),
         device=args.device,

@@ -70,6 +70,9 @@ class OnnxRuntimeDetector:
         if config.cpu_threads > 0:
             opts.intra_op_num_threads = config.cpu_threads
         opts.inter_op_num_threads = 1  # the graph is one chain; parallelism is inside ops
+        # Idle workers sleep instead of spinning: the detector shares the cores with torch stages
+        # (tracker, predictor, the torch backend in benchmarks), which spinning workers would starve.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = self._providers(config, ort.get_available_providers())
         self.session: Any = self._session(ort, model.SerializeToString(), opts, providers, path)
         inp = self.session.get_inputs()[0]
