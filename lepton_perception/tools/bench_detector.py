@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=["fp16", "fp32"],
         choices=["fp16", "fp32"],
-        help="on CUDA: run each; on CPU only fp32 exists",
+        help="fp16: torch on CUDA, onnxruntime with TensorRT; fp32 otherwise",
     )
     p.add_argument(
         "--threads", type=int, default=0, help="CPU threads for every backend (0: library default)"
@@ -61,6 +61,12 @@ def _build(backend: str, config: DetectorConfig) -> Detector:
     from lepton_perception.core.detection.onnx_backend import OnnxRuntimeDetector
 
     return OnnxRuntimeDetector(config)
+
+
+def _has_tensorrt(det: Detector) -> bool:
+    from lepton_perception.core.detection.onnx_backend import OnnxRuntimeDetector
+
+    return isinstance(det, OnnxRuntimeDetector) and "TensorrtExecutionProvider" in det.session.get_providers()
 
 
 def _load_images() -> list[npt.NDArray[np.uint8]]:
@@ -92,12 +98,13 @@ def run(args: argparse.Namespace) -> int:
     )
     runs: list[tuple[str, Detector]] = []
     for backend in args.backends:
-        for precision in args.precision:
-            det = _build(backend, replace(base, fp16=precision == "fp16"))
-            on_cpu = det.device == "cpu"
-            if on_cpu and precision == "fp16":
-                continue  # fp16 applies on CUDA only
-            runs.append((precision if not on_cpu else "fp32", det))
+        fp32 = _build(backend, replace(base, fp16=False))
+        # fp16 exists for torch on CUDA and for onnxruntime's TensorRT provider; elsewhere only fp32 runs.
+        fp16_possible = fp32.device != "cpu" and (backend == "torch" or _has_tensorrt(fp32))
+        if "fp32" in args.precision or not fp16_possible:
+            runs.append(("fp32", fp32))
+        if "fp16" in args.precision and fp16_possible:
+            runs.append(("fp16", _build(backend, replace(base, fp16=True))))
     images = _load_images()
     rows = []
     total = len(args.batches) * (args.iters + args.warmup) * len(runs)

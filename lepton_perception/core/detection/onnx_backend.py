@@ -18,10 +18,9 @@ import numpy.typing as npt
 import onnx
 from onnx import numpy_helper
 
-from lepton_perception.core.detection.base import DetectorConfig, ModelLoadError
+from lepton_perception.core.detection.base import DetectorConfig, ModelLoadError, load_onnx
 from lepton_perception.core.detection.postprocess import decode, make_grid, postprocess
 from lepton_perception.core.detection.preprocess import letterbox
-from lepton_perception.core.detection.weights import load_onnx
 from lepton_perception.core.types import Detections
 
 log = logging.getLogger(__name__)
