@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from dataclasses import replace
 
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=["fp16", "fp32"],
         choices=["fp16", "fp32"],
-        help="on CUDA: run each; on CPU only fp32 exists",
+        help="fp16: torch on CUDA, onnxruntime with TensorRT; fp32 otherwise",
     )
     p.add_argument(
         "--threads", type=int, default=0, help="CPU threads for every backend (0: library default)"
@@ -62,6 +63,12 @@ def _build(backend: str, config: DetectorConfig) -> Detector:
     return OnnxRuntimeDetector(config)
 
 
+def _has_tensorrt(det: Detector) -> bool:
+    from lepton_perception.core.detection.onnx_backend import OnnxRuntimeDetector
+
+    return isinstance(det, OnnxRuntimeDetector) and "TensorrtExecutionProvider" in det.session.get_providers()
+
+
 def _load_images() -> list[npt.NDArray[np.uint8]]:
     images = []
     for name in IMAGES:
@@ -77,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
     if args.iters < 1 or args.warmup < 0 or min(args.batches) < 1:
         log.error("--iters and --batches must be >= 1, --warmup >= 0")
         return 2
+    if args.threads != 1 and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        log.warning(
+            "torch with more than one thread and OMP_WAIT_POLICY unset: on a busy machine its OpenMP"
+            " workers spin and torch times can be 10-100x worse; rerun with OMP_WAIT_POLICY=PASSIVE"
+            " or --threads 1"
+        )
     base = DetectorConfig(
         model_path=args.model or default_model(),
         device=args.device,
@@ -85,12 +98,13 @@ def run(args: argparse.Namespace) -> int:
     )
     runs: list[tuple[str, Detector]] = []
     for backend in args.backends:
-        for precision in args.precision:
-            det = _build(backend, replace(base, fp16=precision == "fp16"))
-            on_cpu = det.device == "cpu"
-            if on_cpu and precision == "fp16":
-                continue  # fp16 applies on CUDA only
-            runs.append((precision if not on_cpu else "fp32", det))
+        fp32 = _build(backend, replace(base, fp16=False))
+        # fp16 exists for torch on CUDA and for onnxruntime's TensorRT provider; elsewhere only fp32 runs.
+        fp16_possible = fp32.device != "cpu" and (backend == "torch" or _has_tensorrt(fp32))
+        if "fp32" in args.precision or not fp16_possible:
+            runs.append(("fp32", fp32))
+        if "fp16" in args.precision and fp16_possible:
+            runs.append(("fp16", _build(backend, replace(base, fp16=True))))
     images = _load_images()
     rows = []
     total = len(args.batches) * (args.iters + args.warmup) * len(runs)

@@ -7,12 +7,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from lepton_perception.core.types import COCO_CLASSES, Category, Detections
+
+if TYPE_CHECKING:
+    import onnx
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +95,22 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def load_onnx(path: str | Path) -> tuple[Path, onnx.ModelProto]:
+    """Parse an ONNX file; missing, truncated or corrupt files raise ``ModelLoadError`` naming it.
+
+    Lives here, not beside the torch weight mapping, so the onnxruntime fallback never imports torch.
+    """
+    import onnx  # lazily: every CLI command imports this module for DetectorConfig
+
+    p = check_model_file(path)
+    try:
+        model = onnx.load(str(p))
+    except Exception as exc:  # protobuf DecodeError and friends
+        raise ModelLoadError(
+            f"model file {p} is truncated or not a valid ONNX protobuf ({p.stat().st_size} bytes): {exc}"
+        ) from exc
+    if len(model.graph.node) == 0:
+        raise ModelLoadError(f"model file {p} parsed as ONNX but holds no graph nodes (corrupt or truncated)")
+    return p, model

@@ -18,10 +18,9 @@ import numpy.typing as npt
 import onnx
 from onnx import numpy_helper
 
-from lepton_perception.core.detection.base import DetectorConfig, ModelLoadError
+from lepton_perception.core.detection.base import DetectorConfig, ModelLoadError, load_onnx
 from lepton_perception.core.detection.postprocess import decode, make_grid, postprocess
 from lepton_perception.core.detection.preprocess import letterbox
-from lepton_perception.core.detection.weights import load_onnx
 from lepton_perception.core.types import Detections
 
 log = logging.getLogger(__name__)
@@ -70,10 +69,13 @@ class OnnxRuntimeDetector:
         if config.cpu_threads > 0:
             opts.intra_op_num_threads = config.cpu_threads
         opts.inter_op_num_threads = 1  # the graph is one chain; parallelism is inside ops
-        providers = self._providers(config, ort.get_available_providers())
-        self.session: Any = self._session(ort, model.SerializeToString(), opts, providers, path)
-        inp = self.session.get_inputs()[0]
-        out = self.session.get_outputs()[0]
+        # Idle workers sleep instead of spinning: the detector shares the cores with torch stages
+        # (tracker, predictor, the torch backend in benchmarks), which spinning workers would starve.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        cpu = ["CPUExecutionProvider"]
+        # Checks run on CPU sessions; the accelerator session is opened once, on the chosen graph.
+        reference = self._session(ort, model.SerializeToString(), opts, cpu, path)
+        inp, out = reference.get_inputs()[0], reference.get_outputs()[0]
         if list(inp.shape[1:]) != [3, size, size] or len(out.shape) != 3 or out.shape[-1] != 85:
             raise ModelLoadError(
                 f"model file {path} is not a YOLOX COCO detector for {size}x{size} input: "
@@ -83,7 +85,7 @@ class OnnxRuntimeDetector:
         # One test run at start-up: weights whose shapes do not fit the graph fail here, not mid-drive.
         probe = np.random.default_rng(0).uniform(0, 255, (2, 3, size, size)).astype(np.float32)
         try:
-            single = np.concatenate([self.session.run(None, {inp.name: p[None]})[0] for p in probe])
+            single = np.concatenate([reference.run(None, {inp.name: p[None]})[0] for p in probe])
         except Exception as exc:
             raise ModelLoadError(f"model file {path} loads but fails a test run: {exc}") from exc
         if single.shape[-1] != 85 or not np.isfinite(single).all():
@@ -91,10 +93,15 @@ class OnnxRuntimeDetector:
                 f"model file {path}: test run gave output {single.shape} with non-finite values"
             )
         self.batched = not isinstance(inp.shape[0], int)
+        chosen, checked = model, reference
         if not self.batched:
-            self._try_dynamic_batch(
-                ort, model, opts=opts, providers=providers, path=path, probe=probe, single=single
-            )
+            dyn = self._dynamic_batch(ort, model, opts, path, probe=probe, single=single)
+            if dyn is not None:
+                (chosen, checked), self.batched = dyn, True
+        providers = self._providers(config, ort.get_available_providers(), self.batched)
+        self.session: Any = checked
+        if providers != cpu:
+            self.session = self._session(ort, chosen.SerializeToString(), opts, providers, path)
         self.device = "cuda" if self.session.get_providers()[0] != "CPUExecutionProvider" else "cpu"
         self._grid, self._stride = make_grid(size)
         self._thresholds = config.score_thresholds()
@@ -106,26 +113,25 @@ class OnnxRuntimeDetector:
             "batched" if self.batched else "fixed batch 1: one run per image",
         )
 
-    @staticmethod
-    def _providers(config: DetectorConfig, available: list[str]) -> list[str | tuple[str, dict[str, object]]]:
+    def _providers(
+        self, config: DetectorConfig, available: list[str], batched: bool
+    ) -> list[str | tuple[str, dict[str, object]]]:
         wanted: list[str | tuple[str, dict[str, object]]] = []
         if config.device != "cpu" and "TensorrtExecutionProvider" in available:
             size = config.input_size_px
             cache = Path(config.trt_cache_dir).expanduser()
             cache.mkdir(parents=True, exist_ok=True)
-            wanted.append(
-                (
-                    "TensorrtExecutionProvider",
-                    {
-                        "trt_fp16_enable": config.fp16,
-                        "trt_engine_cache_enable": True,  # build once, reuse on later starts
-                        "trt_engine_cache_path": str(cache),
-                        "trt_profile_min_shapes": f"images:1x3x{size}x{size}",
-                        "trt_profile_opt_shapes": f"images:{config.max_batch}x3x{size}x{size}",
-                        "trt_profile_max_shapes": f"images:{config.max_batch}x3x{size}x{size}",
-                    },
-                )
-            )
+            trt: dict[str, object] = {
+                "trt_fp16_enable": config.fp16,
+                "trt_engine_cache_enable": True,  # build once, reuse on later starts
+                "trt_engine_cache_path": str(cache),
+            }
+            if batched:  # one engine profile covering batch 1 .. max_batch
+                name = self._input_name
+                trt["trt_profile_min_shapes"] = f"{name}:1x3x{size}x{size}"
+                trt["trt_profile_opt_shapes"] = f"{name}:{config.max_batch}x3x{size}x{size}"
+                trt["trt_profile_max_shapes"] = f"{name}:{config.max_batch}x3x{size}x{size}"
+            wanted.append(("TensorrtExecutionProvider", trt))
         if config.device != "cpu" and "CUDAExecutionProvider" in available:
             wanted.append("CUDAExecutionProvider")
         wanted.append("CPUExecutionProvider")
@@ -138,37 +144,32 @@ class OnnxRuntimeDetector:
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ModelLoadError(f"model file {path} could not be loaded by onnxruntime: {exc}") from exc
 
-    def _try_dynamic_batch(
+    def _dynamic_batch(
         self,
         ort: Any,
         model: onnx.ModelProto,
-        *,
         opts: Any,
-        providers: list[Any],
         path: Path,
+        *,
         probe: npt.NDArray[np.float32],
         single: npt.NDArray[np.float32],
-    ) -> None:
-        """Swap in the dynamic-batch graph if it reproduces the fixed graph's ``single`` on ``probe``."""
+    ) -> tuple[onnx.ModelProto, Any] | None:
+        """The dynamic-batch graph and its CPU session, if it reproduces ``single`` on ``probe``."""
         dyn = make_batch_dynamic(model)
         if dyn is None:
             log.info("%s: a Reshape pins the batch; keeping batch 1 and looping over images", path)
-            return
+            return None
         try:
-            session = self._session(ort, dyn.SerializeToString(), opts, providers, path)
-        except ModelLoadError as exc:
-            log.warning("dynamic-batch rewrite of %s failed to load (%s); looping over images", path, exc)
-            return
-        try:
+            session = self._session(ort, dyn.SerializeToString(), opts, ["CPUExecutionProvider"], path)
             both = session.run(None, {self._input_name: probe})[0]
         except Exception as exc:  # e.g. a shape op the rewrite missed
-            log.warning("dynamic-batch rewrite of %s fails to run (%s); looping over images", path, exc)
-            return
+            log.warning("dynamic-batch rewrite of %s fails (%s); looping over images", path, exc)
+            return None
         err = float(np.abs(both - single).max())
         if err > 1e-3:
             log.warning("dynamic-batch rewrite of %s disagrees with the original by %.3g; looping", path, err)
-            return
-        self.session, self.batched = session, True
+            return None
+        return dyn, session
 
     def detect(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
         n = len(images)

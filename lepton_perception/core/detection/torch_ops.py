@@ -107,18 +107,20 @@ def postprocess(
     ``thresholds``: (C,) per-class minimum of ``objectness * class probability`` on the device (+inf
     drops a class). Each anchor keeps its best class; NMS is per class.
     """
-    dec = decode(raw.float(), grid, stride)
-    cls_prob, cls_ids = dec[..., 5:].max(dim=-1)  # (B, A)
-    scores = dec[..., 4] * cls_prob
+    raw = raw.float()
+    # Scores need no decoding (probabilities already); only rows over threshold get their boxes decoded.
+    cls_prob, cls_ids = raw[..., 5:].max(dim=-1)  # (B, A)
+    scores = raw[..., 4] * cls_prob
     keep = scores >= thresholds[cls_ids]
-    xyxy = torch.cat([dec[..., :2] - dec[..., 2:4] / 2, dec[..., :2] + dec[..., 2:4] / 2], dim=-1)
     results = []
     for i, lb in enumerate(letterboxes):
         idx = keep[i].nonzero().squeeze(1)
         if idx.numel() == 0:
             results.append(Detections.empty())
             continue
-        boxes, sc, cl = xyxy[i, idx], scores[i, idx], cls_ids[i, idx]
+        dec = decode(raw[i, idx], grid[idx], stride[idx])
+        boxes = torch.cat([dec[:, :2] - dec[:, 2:4] / 2, dec[:, :2] + dec[:, 2:4] / 2], dim=1)
+        sc, cl = scores[i, idx], cls_ids[i, idx]
         kept = batched_nms(boxes, sc, cl, nms_iou)[:max_detections]
         sx, sy = lb.scale_xy
         scale = torch.tensor([sx, sy, sx, sy], dtype=boxes.dtype, device=boxes.device)

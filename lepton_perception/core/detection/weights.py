@@ -27,26 +27,12 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
-from lepton_perception.core.detection.base import ModelLoadError, check_model_file
+from lepton_perception.core.detection.base import ModelLoadError, load_onnx
 from lepton_perception.core.detection.yolox import VARIANTS, YOLOX, YoloxArch
 
 log = logging.getLogger(__name__)
 
 _MAX_LISTED = 4  # offending layers quoted in an error message
-
-
-def load_onnx(path: str | Path) -> tuple[Path, onnx.ModelProto]:
-    """Parse an ONNX file; missing, truncated or corrupt files raise ``ModelLoadError`` naming it."""
-    p = check_model_file(path)
-    try:
-        model = onnx.load(str(p))
-    except Exception as exc:  # protobuf DecodeError and friends
-        raise ModelLoadError(
-            f"model file {p} is truncated or not a valid ONNX protobuf ({p.stat().st_size} bytes): {exc}"
-        ) from exc
-    if len(model.graph.node) == 0:
-        raise ModelLoadError(f"model file {p} parsed as ONNX but holds no graph nodes (corrupt or truncated)")
-    return p, model
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -83,3 +85,12 @@ def test_cuda_request_without_cuda_is_an_error(model_path):
         pytest.skip("this machine has CUDA")
     with pytest.raises(RuntimeError, match="no CUDA device"):
         TorchDetector(DetectorConfig(model_path=str(model_path), device="cuda"))
+
+
+def test_onnxruntime_backend_does_not_need_torch():
+    """The fallback must work when torch itself is what failed: its import chain holds no torch."""
+    code = (
+        "import sys; import lepton_perception.core.detection.onnx_backend; "
+        "sys.exit(1 if 'torch' in sys.modules else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
