@@ -11,29 +11,40 @@ log = logging.getLogger(__name__)
 __all__ = ["Detector", "DetectorConfig", "ModelLoadError", "create_detector"]
 
 
-def create_detector(config: DetectorConfig) -> Detector:
-    """Build the configured backend.
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
-    ``auto`` takes torch (CUDA when available, else CPU) and falls back to onnxruntime when torch or
-    the model cannot be loaded there, logging why. A bad model file fails both ways, so when the
-    fallback fails too the torch error (the more specific one) is raised.
-    """
-    if config.backend in ("auto", "torch"):
-        try:
-            from lepton_perception.core.detection.torch_backend import TorchDetector
 
-            return TorchDetector(config)
-        except Exception as exc:
-            if config.backend == "torch":
-                raise
-            log.warning("torch detector unavailable (%s); falling back to onnxruntime", exc)
-            torch_error = exc
-        try:
-            from lepton_perception.core.detection.onnx_backend import OnnxRuntimeDetector
+def _build(backend: str, config: DetectorConfig) -> Detector:
+    if backend == "torch":
+        from lepton_perception.core.detection.torch_backend import TorchDetector
 
-            return OnnxRuntimeDetector(config)
-        except ModelLoadError:
-            raise torch_error from None
+        return TorchDetector(config)
     from lepton_perception.core.detection.onnx_backend import OnnxRuntimeDetector
 
     return OnnxRuntimeDetector(config)
+
+
+def create_detector(config: DetectorConfig) -> Detector:
+    """Build the configured backend.
+
+    ``auto`` takes the faster backend for the device: torch (fp16) on CUDA, onnxruntime on CPU, where
+    it measured 1.4-1.6x faster than torch (docs/detector.md). If that one cannot be loaded it falls
+    back to the other, logging why; when both fail, the first (more specific) error is raised.
+    """
+    if config.backend != "auto":
+        return _build(config.backend, config)
+    on_gpu = config.device != "cpu" and _cuda_available()
+    order = ("torch", "onnxruntime") if on_gpu else ("onnxruntime", "torch")
+    try:
+        return _build(order[0], config)
+    except Exception as first:
+        log.warning("%s detector unavailable (%s); falling back to %s", order[0], first, order[1])
+        try:
+            return _build(order[1], config)
+        except ModelLoadError:
+            raise first from None

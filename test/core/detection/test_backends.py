@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from lepton_perception.core import detection
 from lepton_perception.core.detection import DetectorConfig, create_detector, torch_backend
 from lepton_perception.core.detection.onnx_backend import OnnxRuntimeDetector
 from lepton_perception.core.detection.torch_backend import TorchDetector
@@ -60,24 +61,39 @@ def test_thresholds_and_class_filter(model_path, images):
     assert not set(OnnxRuntimeDetector(strict).detect([img])[0].class_ids.tolist()) & {2, 3, 5, 7}
 
 
-def test_auto_picks_torch_on_cpu(model_path, caplog):
+def test_auto_picks_onnxruntime_on_cpu(model_path, monkeypatch, caplog):
+    """On CPU onnxruntime is the faster backend (docs/detector.md), so ``auto`` takes it."""
+    monkeypatch.setattr(detection, "_cuda_available", lambda: False)
     with caplog.at_level(logging.INFO):
         det = create_detector(DetectorConfig(model_path=str(model_path)))
-    assert isinstance(det, TorchDetector) and det.device == "cpu"
-    assert "on cpu" in caplog.text
+    assert isinstance(det, OnnxRuntimeDetector) and det.device == "cpu"
 
 
-def test_auto_falls_back_to_onnxruntime_when_torch_fails(model_path, monkeypatch, caplog):
-    def broken(self, config):
-        raise RuntimeError("simulated CUDA driver failure")
+@pytest.mark.parametrize(
+    ("cuda", "broken", "expected", "fallback_from"),
+    [
+        (True, "torch", OnnxRuntimeDetector, "torch"),  # CUDA present but torch fails: onnxruntime
+        (False, "onnxruntime", TorchDetector, "onnxruntime"),  # CPU and onnxruntime fails: torch
+    ],
+)
+def test_auto_falls_back_to_the_other_backend(
+    model_path, monkeypatch, caplog, cuda, broken, expected, fallback_from
+):
+    def fail(self, config):
+        raise RuntimeError(f"simulated {broken} failure")
 
-    monkeypatch.setattr(torch_backend.TorchDetector, "__init__", broken)
+    monkeypatch.setattr(detection, "_cuda_available", lambda: cuda)
+    cls = torch_backend.TorchDetector if broken == "torch" else OnnxRuntimeDetector
+    monkeypatch.setattr(cls, "__init__", fail)
     with caplog.at_level(logging.WARNING):
         det = create_detector(DetectorConfig(model_path=str(model_path)))
-    assert isinstance(det, OnnxRuntimeDetector)
-    assert "simulated CUDA driver failure" in caplog.text and "falling back to onnxruntime" in caplog.text
+    assert isinstance(det, expected)
+    assert (
+        f"simulated {broken} failure" in caplog.text
+        and f"{fallback_from} detector unavailable" in caplog.text
+    )
     with pytest.raises(RuntimeError, match="simulated"):
-        create_detector(DetectorConfig(model_path=str(model_path), backend="torch"))
+        create_detector(DetectorConfig(model_path=str(model_path), backend=broken))
 
 
 def test_cuda_request_without_cuda_is_an_error(model_path):
