@@ -15,9 +15,9 @@ import sys
 COMMANDS: dict[str, tuple[str, ...]] = {
     "": ("detect",),
     "bag": (),
-    "eval": (),
-    "bench": (),
-    "train": (),
+    "eval": ("eval_prediction",),
+    "bench": ("bench_predictor",),
+    "train": ("train_predictor",),
 }
 GROUP_HELP = {
     "bag": "make, inspect and play ROS 2 bags",

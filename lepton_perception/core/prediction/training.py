@@ -1,0 +1,199 @@
+"""Training of ``TrajectoryGRU`` on (N, obs_len+pred_len, 2) windows; kept apart from the model.
+
+Deterministic for a fixed seed on one machine/torch version: seeded torch and numpy generators,
+``torch.use_deterministic_algorithms``, single-process batching, a fixed epoch budget (no wall-clock
+cut-off unless ``max_time_s`` is set, which then says so in the result).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from lepton_perception.core.prediction.data import F64
+from lepton_perception.core.prediction.model import TrajectoryGRU, TrajectoryModelConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    epochs: int = 40  # upper bound; early stopping usually ends sooner
+    patience_epochs: int = 8  # stop after this many epochs without a better val ADE
+    batch_size: int = 128
+    lr: float = 2e-3
+    lr_decay_per_epoch: float = 0.95
+    weight_decay: float = 1e-5
+    flip_prob: float = 0.5  # mirror y (left/right) augmentation
+    reverse_prob: float = 0.0  # time-reversed windows (walking backwards along the path)
+    scale_range: tuple[float, float] = (1.0, 1.0)  # uniform speed/size scaling augmentation
+    # Gaussian noise added to the observed positions only, std uniform in [0, obs_noise_m] per window:
+    # teaches the model to smooth jittery annotations (ETH, hotel) instead of trusting the last step.
+    obs_noise_m: float = 0.0
+    obs_noise_prob: float = 1.0  # fraction of windows that get observation noise
+    final_weight: float = 0.0  # extra weight of the last step's error in the loss (FDE term)
+    num_threads: int = 1  # torch intra-op threads; keep small on shared CPUs
+    max_time_s: float | None = None  # safety cut-off; breaks reproducibility when it triggers
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    model: TrajectoryGRU
+    best_epoch: int
+    best_val_ade_m: float
+    best_val_fde_m: float
+    epochs_run: int
+    seconds: float
+    stopped_by_time: bool
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _augment(batch: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, obs_len: int) -> torch.Tensor:
+    """(B, T, 2) windows -> augmented copies (flip, reverse, scale, observation noise).
+
+    Rotation is not augmented: the model normalises it away exactly.
+    """
+    b = batch.shape[0]
+    if cfg.flip_prob > 0:
+        flip = torch.rand(b, generator=gen) < cfg.flip_prob
+        sign = torch.where(flip, -1.0, 1.0)
+        batch = torch.stack((batch[..., 0], batch[..., 1] * sign[:, None]), dim=-1)
+    if cfg.reverse_prob > 0:
+        rev = torch.rand(b, generator=gen) < cfg.reverse_prob
+        batch = torch.where(rev[:, None, None], batch.flip(1), batch)
+    lo, hi = cfg.scale_range
+    if hi > lo:
+        scale = lo + (hi - lo) * torch.rand(b, generator=gen)
+        batch = batch * scale[:, None, None]
+    if cfg.obs_noise_m > 0:
+        noisy = torch.rand(b, generator=gen) < cfg.obs_noise_prob
+        std = cfg.obs_noise_m * torch.rand(b, generator=gen) * noisy
+        noise = torch.randn(b, obs_len, 2, generator=gen) * std[:, None, None]
+        batch = torch.cat((batch[:, :obs_len] + noise, batch[:, obs_len:]), dim=1)
+    return batch
+
+
+def _loss(pred: torch.Tensor, truth: torch.Tensor, final_weight: float) -> torch.Tensor:
+    err = torch.linalg.vector_norm(pred - truth, dim=-1)  # (B, pred_len) metres
+    return err.mean() + final_weight * err[:, -1].mean()
+
+
+@torch.inference_mode()
+def evaluate(model: TrajectoryGRU, windows: F64, batch_size: int = 4096) -> tuple[float, float]:
+    """Deterministic ADE/FDE (metres) of ``model`` on (N, obs+pred, 2) windows."""
+    model.eval()
+    obs_len = model.config.obs_len
+    errs = []
+    for i in range(0, len(windows), batch_size):
+        w = torch.as_tensor(windows[i : i + batch_size], dtype=torch.float32)
+        pred = model(w[:, :obs_len])
+        errs.append(torch.linalg.vector_norm(pred - w[:, obs_len:], dim=-1))
+    e = torch.cat(errs)
+    return float(e.mean()), float(e[:, -1].mean())
+
+
+def train(
+    train_windows: F64,
+    val_windows: F64,
+    *,
+    model_config: TrajectoryModelConfig | None = None,
+    config: TrainConfig | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    on_batch: Callable[[], None] | None = None,
+) -> TrainResult:
+    """Train on ``train_windows``; keep the weights with the best val ADE (early stopping)."""
+    model_config = model_config or TrajectoryModelConfig()
+    config = config or TrainConfig()
+    seq_len = model_config.obs_len + model_config.pred_len
+    for name, w in (("train", train_windows), ("val", val_windows)):
+        if w.ndim != 3 or w.shape[1:] != (seq_len, 2) or len(w) == 0:
+            raise ValueError(f"{name} windows must be non-empty (N, {seq_len}, 2), got {w.shape}")
+    prev_threads = torch.get_num_threads()
+    prev_det = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(config.num_threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        return _train(train_windows, val_windows, model_config, config, (on_epoch, on_batch))
+    finally:
+        torch.set_num_threads(prev_threads)
+        torch.use_deterministic_algorithms(prev_det)
+
+
+def _train(
+    train_windows: F64,
+    val_windows: F64,
+    model_config: TrajectoryModelConfig,
+    config: TrainConfig,
+    callbacks: tuple[Callable[[int, dict[str, float]], None] | None, Callable[[], None] | None],
+) -> TrainResult:
+    on_epoch, on_batch = callbacks
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    model = TrajectoryGRU(model_config)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config.lr_decay_per_epoch)
+    data = torch.as_tensor(train_windows, dtype=torch.float32)
+    obs_len = model_config.obs_len
+    best_state = copy.deepcopy(model.state_dict())
+    best = (float("inf"), float("inf"))
+    best_epoch, since_best = -1, 0
+    history: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    stopped_by_time = False
+    epoch = 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        perm = torch.randperm(len(data), generator=gen)
+        total, n = 0.0, 0
+        for i in range(0, len(data), config.batch_size):
+            batch = _augment(data[perm[i : i + config.batch_size]], config, gen, obs_len)
+            pred = model(batch[:, :obs_len])
+            loss = _loss(pred, batch[:, obs_len:], config.final_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total += float(loss.detach()) * len(batch)
+            n += len(batch)
+            if on_batch is not None:
+                on_batch()
+        sched.step()
+        val_ade, val_fde = evaluate(model, val_windows)
+        row = {"epoch": float(epoch), "train_loss": total / n, "val_ade": val_ade, "val_fde": val_fde}
+        history.append(row)
+        log.debug("epoch %d: %s", epoch, row)
+        if on_epoch is not None:
+            on_epoch(epoch, row)
+        if val_ade < best[0]:
+            best, best_epoch, since_best = (val_ade, val_fde), epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            since_best += 1
+            if since_best >= config.patience_epochs:
+                break
+        if config.max_time_s is not None and time.perf_counter() - t0 > config.max_time_s:
+            log.warning("training stopped by max_time_s=%.0f after epoch %d", config.max_time_s, epoch)
+            stopped_by_time = True
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(
+        model=model,
+        best_epoch=best_epoch,
+        best_val_ade_m=best[0],
+        best_val_fde_m=best[1],
+        epochs_run=epoch,
+        seconds=time.perf_counter() - t0,
+        stopped_by_time=stopped_by_time,
+        history=history,
+    )
