@@ -22,6 +22,7 @@ from lepton_perception.core.prediction import data as td
 from lepton_perception.core.prediction.training import evaluate
 from lepton_perception.core.prediction.weights import MODELS_DIR, WeightsError, eval_model_name, load_model
 from lepton_perception.tools.common import print_json, shared_dir
+from lepton_perception.tools.train_predictor import eval_windows
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,16 @@ def evaluate_scenes(root: Path, models: Path, scenes: list[str]) -> tuple[dict[s
     samples: dict[str, Any] = {}
     for scene in tqdm(scenes, desc="scenes", leave=False):
         model, _ = load_model(eval_model_name(scene), models)
-        te = td.load_windows(td.scene_files(root, scene, "test"))
+        te, te_nb = td.load_windows_and_neighbours(
+            td.scene_files(root, scene, "test"), eval_windows(model.config)
+        )
         if len(te) == 0:
             raise ValueError(f"no test windows for scene {scene}")
         obs_len = model.config.obs_len
-        lepton = evaluate(model, te)
+        lepton = evaluate(model, te, te_nb)
         cv = td.ade_fde(td.constant_velocity(te[:, :obs_len], model.config.pred_len), te[:, obs_len:])
         out["scenes"][scene] = {"lepton": _metrics(*lepton), "cv": _metrics(*cv), "windows": len(te)}
-        samples[scene] = (model, te)
+        samples[scene] = (model, te, te_nb)
     avg: dict[str, Any] = {}
     for key in ("lepton", "cv"):
         ade = float(np.mean([s[key]["ADE"] for s in out["scenes"].values()]))
@@ -97,14 +100,14 @@ def write_plots(result: dict[str, Any], samples: dict[str, Any], folder: Path) -
     scenes = list(samples)
     fig, axes = plt.subplots(1, len(scenes), figsize=(4 * len(scenes), 4.2), squeeze=False)
     for ax, scene in zip(axes[0], scenes):
-        model, te = samples[scene]
+        model, te, te_nb = samples[scene]
         obs_len = model.config.obs_len
         # Fixed, evenly spaced windows among the moving agents (> 1 m travelled in the future).
         moving = np.flatnonzero(np.linalg.norm(te[:, -1] - te[:, obs_len - 1], axis=-1) > 1.0)
         pick = moving[np.linspace(0, len(moving) - 1, N_SAMPLE_WINDOWS).astype(int)] if len(moving) else []
         for k, i in enumerate(pick):
             w = te[i]
-            pred = predict_positions(model, w[None, :obs_len])[0]
+            pred = predict_positions(model, w[None, :obs_len], te_nb[i : i + 1])[0]
             cv = td.constant_velocity(w[None, :obs_len], model.config.pred_len)[0]
             o = w[obs_len - 1]
             lab = k == 0
@@ -152,12 +155,15 @@ def write_plots(result: dict[str, Any], samples: dict[str, Any], folder: Path) -
     return [samples_png, bars_png]
 
 
-def predict_positions(model: Any, obs: np.ndarray) -> np.ndarray:
-    """(B, obs_len, 2) -> (B, pred_len, 2) with the model on CPU, no gradients."""
+def predict_positions(model: Any, obs: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """(B, obs_len, 2) + (B, K, 5) neighbours -> (B, pred_len, 2) on CPU, no gradients."""
     import torch
 
     with torch.inference_mode():
-        out: np.ndarray = model(torch.as_tensor(obs, dtype=torch.float32)).numpy().astype(np.float64)
+        x = torch.as_tensor(obs, dtype=torch.float32)
+        out: np.ndarray = (
+            model(x, torch.as_tensor(neighbours, dtype=torch.float32)).numpy().astype(np.float64)
+        )
     return out
 
 

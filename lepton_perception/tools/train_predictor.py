@@ -28,7 +28,16 @@ SHIPPED_TRAIN = TrainConfig()
 SHIPPED_MODEL = TrajectoryModelConfig()
 # Training windows keep windows with a single pedestrian too (more data); the evaluation uses the
 # Social-GAN rule (more than one) for comparability with published numbers.
-TRAIN_WINDOWS = td.WindowConfig(min_peds=0)
+TRAIN_WINDOWS = td.WindowConfig(
+    min_peds=0,
+    max_neighbours=SHIPPED_MODEL.max_neighbours,
+    neighbour_radius_m=SHIPPED_MODEL.neighbour_radius_m,
+)
+
+
+def eval_windows(model: TrajectoryModelConfig) -> td.WindowConfig:
+    """The benchmark windowing, with the neighbour settings the model was trained with."""
+    return td.WindowConfig(max_neighbours=model.max_neighbours, neighbour_radius_m=model.neighbour_radius_m)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,12 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _data(root: Path, scene: str) -> tuple[Any, Any, str]:
+    """((train windows, neighbours), (val windows, neighbours), model name) for ``scene``."""
     if scene == "all":
-        tr = td.load_windows(td.all_scenes_files(root, "train"), TRAIN_WINDOWS)
-        va = td.load_windows(td.all_scenes_files(root, "val"), TRAIN_WINDOWS)
+        tr = td.load_windows_and_neighbours(td.all_scenes_files(root, "train"), TRAIN_WINDOWS)
+        va = td.load_windows_and_neighbours(td.all_scenes_files(root, "val"), TRAIN_WINDOWS)
         return tr, va, RUNTIME_MODEL
-    tr = td.load_windows(td.scene_files(root, scene, "train"), TRAIN_WINDOWS)
-    va = td.load_windows(td.scene_files(root, scene, "val"), TRAIN_WINDOWS)
+    tr = td.load_windows_and_neighbours(td.scene_files(root, scene, "train"), TRAIN_WINDOWS)
+    va = td.load_windows_and_neighbours(td.scene_files(root, scene, "val"), TRAIN_WINDOWS)
     return tr, va, eval_model_name(scene)
 
 
@@ -73,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError) as exc:
             log.error("%s", exc)
             return 2
-        batches = (len(tr) + cfg.batch_size - 1) // cfg.batch_size
+        batches = (len(tr[0]) + cfg.batch_size - 1) // cfg.batch_size
         bar = tqdm(total=cfg.epochs * batches, desc=f"train {name}", unit="batch", leave=False)
 
         def on_epoch(epoch: int, row: dict[str, float], bar: tqdm = bar) -> None:
@@ -82,7 +92,16 @@ def run(args: argparse.Namespace) -> int:
         def on_batch(bar: tqdm = bar) -> None:
             bar.update(1)
 
-        result = train(tr, va, model_config=SHIPPED_MODEL, config=cfg, on_epoch=on_epoch, on_batch=on_batch)
+        result = train(
+            tr[0],
+            va[0],
+            train_neighbours=tr[1],
+            val_neighbours=va[1],
+            model_config=SHIPPED_MODEL,
+            config=cfg,
+            on_epoch=on_epoch,
+            on_batch=on_batch,
+        )
         bar.close()
         meta: dict[str, Any] = {
             "name": name,
@@ -90,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
             if scene == "all"
             else f"leave-one-out, test scene {scene}",
             "train": cfg.to_dict(),
-            "train_windows": len(tr),
-            "val_windows": len(va),
+            "train_windows": len(tr[0]),
+            "val_windows": len(va[0]),
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
             "val_ade_m": round(result.best_val_ade_m, 5),
@@ -101,8 +120,10 @@ def run(args: argparse.Namespace) -> int:
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         if scene != "all":
-            te = td.load_windows(td.scene_files(root, scene, "test"))
-            ade, fde = evaluate(result.model, te)
+            te, te_nb = td.load_windows_and_neighbours(
+                td.scene_files(root, scene, "test"), eval_windows(SHIPPED_MODEL)
+            )
+            ade, fde = evaluate(result.model, te, te_nb)
             meta["test_ade_m"], meta["test_fde_m"] = round(ade, 5), round(fde, 5)
         path = save_model(result.model, name, args.out, meta)
         summary[name] = {k: v for k, v in meta.items() if k != "train"}

@@ -26,6 +26,7 @@ STEP_S = 0.4  # time between consecutive samples of the benchmark, seconds
 OBS_LEN = 8  # observed samples (3.2 s including the current one)
 PRED_LEN = 12  # predicted samples (4.8 s)
 
+NB_FEATURES = 5  # per neighbour: dx, dy (m), vx, vy (m per step), valid flag
 F64 = npt.NDArray[np.float64]
 
 
@@ -34,6 +35,8 @@ class WindowConfig:
     obs_len: int = OBS_LEN
     pred_len: int = PRED_LEN
     min_peds: int = 1  # keep a window only if it has MORE than this many complete pedestrians
+    max_neighbours: int = 8  # nearest other pedestrians kept per window (at the last observation)
+    neighbour_radius_m: float = 6.0  # farther pedestrians are ignored
 
     @property
     def seq_len(self) -> int:
@@ -57,12 +60,26 @@ def load_trajectory_file(path: Path) -> F64:
 
 def windows_from_array(data: F64, cfg: WindowConfig = WindowConfig()) -> F64:
     """Social-GAN windows of one file: (W, seq_len, 2) positions in metres."""
+    return windows_and_neighbours(data, cfg)[0]
+
+
+def windows_and_neighbours(data: F64, cfg: WindowConfig = WindowConfig()) -> tuple[F64, F64]:
+    """Social-GAN windows (W, seq_len, 2) and each one's neighbours at the last observed sample.
+
+    Neighbours (W, max_neighbours, NB_FEATURES): the other pedestrians present at the last two
+    observed frames within ``neighbour_radius_m``, nearest first, as rows
+    ``[dx, dy, vx, vy, valid]``: position relative to the agent (m) and velocity (m per step,
+    last-step difference); unused rows are zero.
+    """
+    k = cfg.max_neighbours
+    empty = (np.zeros((0, cfg.seq_len, 2)), np.zeros((0, k, NB_FEATURES)))
     if len(data) == 0:
-        return np.zeros((0, cfg.seq_len, 2))
+        return empty
     data = data[np.lexsort((data[:, 1], data[:, 0]))]
     frames, starts = np.unique(data[:, 0], return_index=True)
     bounds = np.append(starts, len(data))
     out: list[F64] = []
+    nbs: list[F64] = []
     for i in range(len(frames) - cfg.seq_len + 1):
         seq = data[bounds[i] : bounds[i + cfg.seq_len]]
         ids, counts = np.unique(seq[:, 1], return_counts=True)
@@ -72,12 +89,26 @@ def windows_from_array(data: F64, cfg: WindowConfig = WindowConfig()) -> F64:
         for pid in ids[counts == cfg.seq_len]:
             rows = seq[seq[:, 1] == pid]
             if len(np.unique(rows[:, 0])) == cfg.seq_len:
-                complete.append(rows[:, 2:4])
-        if len(complete) > cfg.min_peds:
-            out.extend(complete)
+                complete.append((pid, rows[:, 2:4]))
+        if len(complete) <= cfg.min_peds:
+            continue
+        last = i + cfg.obs_len - 1
+        now = data[bounds[last] : bounds[last + 1]]
+        prev = dict(zip(data[bounds[last - 1] : bounds[last], 1], data[bounds[last - 1] : bounds[last], 2:4]))
+        others = [(r[1], r[2:4], r[2:4] - prev[r[1]]) for r in now if r[1] in prev]
+        for pid, xy in complete:
+            out.append(xy)
+            nb = np.zeros((k, NB_FEATURES))
+            if k:
+                rel = [(p - xy[cfg.obs_len - 1], v) for oid, p, v in others if oid != pid]
+                rel = [(d, v) for d, v in rel if np.hypot(*d) <= cfg.neighbour_radius_m]
+                rel.sort(key=lambda dv: float(np.hypot(*dv[0])))
+                for j, (d, v) in enumerate(rel[:k]):
+                    nb[j] = (d[0], d[1], v[0], v[1], 1.0)
+            nbs.append(nb)
     if not out:
-        return np.zeros((0, cfg.seq_len, 2))
-    return np.stack(out)
+        return empty
+    return np.stack(out), np.stack(nbs)
 
 
 def scene_files(root: Path, scene: str, split: str) -> list[Path]:
@@ -102,8 +133,15 @@ def all_scenes_files(root: Path, split: str) -> list[Path]:
 
 
 def load_windows(files: list[Path], cfg: WindowConfig = WindowConfig()) -> F64:
-    parts = [windows_from_array(load_trajectory_file(f), cfg) for f in files]
-    return np.concatenate(parts) if parts else np.zeros((0, cfg.seq_len, 2))
+    return load_windows_and_neighbours(files, cfg)[0]
+
+
+def load_windows_and_neighbours(files: list[Path], cfg: WindowConfig = WindowConfig()) -> tuple[F64, F64]:
+    """Windows (W, seq_len, 2) and neighbours (W, max_neighbours, NB_FEATURES) of several files."""
+    parts = [windows_and_neighbours(load_trajectory_file(f), cfg) for f in files]
+    if not parts:
+        return np.zeros((0, cfg.seq_len, 2)), np.zeros((0, cfg.max_neighbours, NB_FEATURES))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def constant_velocity(obs: F64, pred_len: int = PRED_LEN) -> F64:

@@ -121,12 +121,47 @@ class RnnTrajectoryPredictor:
                 self._count(track, "unknown_category")
                 paths[i] = self._cv_path(track, stamp_s)
         if rnn_obs:
-            batch = torch.as_tensor(np.stack(rnn_obs), dtype=torch.float32, device=self.device)
+            obs = np.stack(rnn_obs)  # (B, obs_len, 2)
+            batch = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+            nb = None
+            if self.model.config.max_neighbours > 0:
+                nb_np = self.neighbours(tracks, stamp_s, rnn_ids, obs[:, -1])
+                nb = torch.as_tensor(nb_np, dtype=torch.float32, device=self.device)
             with torch.inference_mode():
-                pred = self.model(batch).cpu().numpy().astype(np.float64)  # (B, pred_len, 2)
+                pred = self.model(batch, nb).cpu().numpy().astype(np.float64)  # (B, pred_len, 2)
             for j, i in enumerate(rnn_ids):
                 paths[i] = PredictedPath(tracks[i].track_id, stamp_s + self.steps, pred[j], 1.0, "rnn")
         return [paths[i] for i in order]
+
+    def neighbours(self, tracks: Sequence[Track], stamp_s: float, agents: list[int], positions: F64) -> F64:
+        """(B, max_neighbours, 5) social input for the tracks ``agents`` (indices) at ``positions``.
+
+        Neighbours are the other pedestrians/cyclists with a ground state (what the model was trained
+        with), nearest first within the model's radius: ``[dx, dy, vx, vy, 1]`` with the velocity in
+        metres per model step, unused rows zero.
+        """
+        cfg = self.model.config
+        idx = [
+            i
+            for i, t in enumerate(tracks)
+            if t.ground is not None and t.category in (Category.PEDESTRIAN, Category.CYCLIST)
+        ]
+        out = np.zeros((len(agents), cfg.max_neighbours, 5))
+        if not idx:
+            return out
+        anchors = [self._anchor(tracks[i], stamp_s) for i in idx]
+        pos = np.array([a[0] for a in anchors])  # (M, 2)
+        vel = np.array([a[1] for a in anchors]) * self.step_s  # (M, 2) m per step
+        rel = pos[None] - positions[:, None]  # (B, M, 2)
+        dist = np.linalg.norm(rel, axis=-1)
+        dist[np.asarray(agents)[:, None] == np.asarray(idx)[None]] = np.inf  # not oneself
+        dist[~np.isfinite(rel).all(axis=-1)] = np.inf
+        order = np.argsort(dist, axis=1, kind="stable")[:, : cfg.max_neighbours]
+        for b in range(len(agents)):
+            for j, m in enumerate(order[b]):
+                if dist[b, m] <= cfg.neighbour_radius_m:
+                    out[b, j] = (*rel[b, m], *vel[m], 1.0)
+        return out
 
     def _count(self, track: Track, reason: str) -> None:
         self.fallback_counts[reason] += 1

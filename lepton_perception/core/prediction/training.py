@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from lepton_perception.core.prediction.data import F64
@@ -32,7 +33,6 @@ class TrainConfig:
     lr_decay_per_epoch: float = 0.95
     weight_decay: float = 1e-5
     flip_prob: float = 0.5  # mirror y (left/right) augmentation
-    reverse_prob: float = 0.0  # time-reversed windows (walking backwards along the path)
     scale_range: tuple[float, float] = (1.0, 1.0)  # uniform speed/size scaling augmentation
     # Gaussian noise added to the observed positions only, std uniform in [0, obs_noise_m] per window:
     # teaches the model to smooth jittery annotations (ETH, hotel) instead of trusting the last step.
@@ -58,29 +58,30 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _augment(batch: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, obs_len: int) -> torch.Tensor:
-    """(B, T, 2) windows -> augmented copies (flip, reverse, scale, observation noise).
+def _augment(
+    batch: torch.Tensor, nb: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, obs_len: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T, 2) windows and (B, N, 5) neighbours -> augmented copies (flip, scale, obs noise).
 
     Rotation is not augmented: the model normalises it away exactly.
     """
     b = batch.shape[0]
     if cfg.flip_prob > 0:
         flip = torch.rand(b, generator=gen) < cfg.flip_prob
-        sign = torch.where(flip, -1.0, 1.0)
-        batch = torch.stack((batch[..., 0], batch[..., 1] * sign[:, None]), dim=-1)
-    if cfg.reverse_prob > 0:
-        rev = torch.rand(b, generator=gen) < cfg.reverse_prob
-        batch = torch.where(rev[:, None, None], batch.flip(1), batch)
+        sign = torch.where(flip, -1.0, 1.0)[:, None]
+        batch = torch.stack((batch[..., 0], batch[..., 1] * sign), dim=-1)
+        nb = torch.stack((nb[..., 0], nb[..., 1] * sign, nb[..., 2], nb[..., 3] * sign, nb[..., 4]), dim=-1)
     lo, hi = cfg.scale_range
     if hi > lo:
         scale = lo + (hi - lo) * torch.rand(b, generator=gen)
         batch = batch * scale[:, None, None]
+        nb = torch.cat((nb[..., :4] * scale[:, None, None], nb[..., 4:]), dim=-1)
     if cfg.obs_noise_m > 0:
         noisy = torch.rand(b, generator=gen) < cfg.obs_noise_prob
         std = cfg.obs_noise_m * torch.rand(b, generator=gen) * noisy
         noise = torch.randn(b, obs_len, 2, generator=gen) * std[:, None, None]
         batch = torch.cat((batch[:, :obs_len] + noise, batch[:, obs_len:]), dim=1)
-    return batch
+    return batch, nb
 
 
 def _loss(pred: torch.Tensor, truth: torch.Tensor, final_weight: float) -> torch.Tensor:
@@ -89,14 +90,21 @@ def _loss(pred: torch.Tensor, truth: torch.Tensor, final_weight: float) -> torch
 
 
 @torch.inference_mode()
-def evaluate(model: TrajectoryGRU, windows: F64, batch_size: int = 4096) -> tuple[float, float]:
-    """Deterministic ADE/FDE (metres) of ``model`` on (N, obs+pred, 2) windows."""
+def evaluate(
+    model: TrajectoryGRU, windows: F64, neighbours: F64 | None = None, batch_size: int = 4096
+) -> tuple[float, float]:
+    """Deterministic ADE/FDE (metres) of ``model`` on (N, obs+pred, 2) windows (+ (N, K, 5) neighbours)."""
     model.eval()
     obs_len = model.config.obs_len
     errs = []
     for i in range(0, len(windows), batch_size):
         w = torch.as_tensor(windows[i : i + batch_size], dtype=torch.float32)
-        pred = model(w[:, :obs_len])
+        nb = (
+            None
+            if neighbours is None
+            else torch.as_tensor(neighbours[i : i + batch_size], dtype=torch.float32)
+        )
+        pred = model(w[:, :obs_len], nb)
         errs.append(torch.linalg.vector_norm(pred - w[:, obs_len:], dim=-1))
     e = torch.cat(errs)
     return float(e.mean()), float(e[:, -1].mean())
@@ -106,6 +114,8 @@ def train(
     train_windows: F64,
     val_windows: F64,
     *,
+    train_neighbours: F64 | None = None,
+    val_neighbours: F64 | None = None,
     model_config: TrajectoryModelConfig | None = None,
     config: TrainConfig | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
@@ -118,20 +128,29 @@ def train(
     for name, w in (("train", train_windows), ("val", val_windows)):
         if w.ndim != 3 or w.shape[1:] != (seq_len, 2) or len(w) == 0:
             raise ValueError(f"{name} windows must be non-empty (N, {seq_len}, 2), got {w.shape}")
+    for name, w, nb in (("train", train_windows, train_neighbours), ("val", val_windows, val_neighbours)):
+        if nb is not None and (nb.ndim != 3 or len(nb) != len(w) or nb.shape[2] != 5):
+            raise ValueError(f"{name} neighbours must be (N={len(w)}, K, 5), got {nb.shape}")
     prev_threads = torch.get_num_threads()
     prev_det = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(config.num_threads)
     torch.use_deterministic_algorithms(True)
     try:
-        return _train(train_windows, val_windows, model_config, config, (on_epoch, on_batch))
+        return _train(
+            (train_windows, train_neighbours),
+            (val_windows, val_neighbours),
+            model_config,
+            config,
+            (on_epoch, on_batch),
+        )
     finally:
         torch.set_num_threads(prev_threads)
         torch.use_deterministic_algorithms(prev_det)
 
 
 def _train(
-    train_windows: F64,
-    val_windows: F64,
+    train_set: tuple[F64, F64 | None],
+    val_set: tuple[F64, F64 | None],
     model_config: TrajectoryModelConfig,
     config: TrainConfig,
     callbacks: tuple[Callable[[int, dict[str, float]], None] | None, Callable[[], None] | None],
@@ -142,7 +161,10 @@ def _train(
     model = TrajectoryGRU(model_config)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config.lr_decay_per_epoch)
-    data = torch.as_tensor(train_windows, dtype=torch.float32)
+    data = torch.as_tensor(train_set[0], dtype=torch.float32)
+    nb_all = torch.as_tensor(
+        train_set[1] if train_set[1] is not None else np.zeros((len(data), 0, 5)), dtype=torch.float32
+    )
     obs_len = model_config.obs_len
     best_state = copy.deepcopy(model.state_dict())
     best = (float("inf"), float("inf"))
@@ -156,8 +178,9 @@ def _train(
         perm = torch.randperm(len(data), generator=gen)
         total, n = 0.0, 0
         for i in range(0, len(data), config.batch_size):
-            batch = _augment(data[perm[i : i + config.batch_size]], config, gen, obs_len)
-            pred = model(batch[:, :obs_len])
+            idx = perm[i : i + config.batch_size]
+            batch, nb = _augment(data[idx], nb_all[idx], config, gen, obs_len)
+            pred = model(batch[:, :obs_len], nb)
             loss = _loss(pred, batch[:, obs_len:], config.final_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -168,7 +191,7 @@ def _train(
             if on_batch is not None:
                 on_batch()
         sched.step()
-        val_ade, val_fde = evaluate(model, val_windows)
+        val_ade, val_fde = evaluate(model, *val_set)
         row = {"epoch": float(epoch), "train_loss": total / n, "val_ade": val_ade, "val_fde": val_fde}
         history.append(row)
         log.debug("epoch %d: %s", epoch, row)

@@ -12,9 +12,9 @@ from lepton_perception.core.prediction.data import constant_velocity
 from lepton_perception.core.prediction.model import TrajectoryGRU, TrajectoryModelConfig
 
 
-def _random_model(seed: int = 0) -> TrajectoryGRU:
+def _random_model(seed: int = 0, neighbours: int = 0) -> TrajectoryGRU:
     torch.manual_seed(seed)
-    model = TrajectoryGRU(TrajectoryModelConfig())
+    model = TrajectoryGRU(TrajectoryModelConfig(max_neighbours=neighbours))
     # The last layer starts at zero (model == CV); give it weights so the network part matters.
     with torch.no_grad():
         for p in model.decoder[-1].parameters():
@@ -44,16 +44,42 @@ def test_untrained_model_is_constant_velocity() -> None:
     np.testing.assert_allclose(pred, constant_velocity(obs.numpy().astype(np.float64)), atol=1e-5)
 
 
+def _neighbours(n: int, k: int = 4, seed: int = 2) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    nb = np.concatenate((rng.normal(0, 2, (n, k, 2)), rng.normal(0, 0.4, (n, k, 2)), np.ones((n, k, 1))), -1)
+    nb[:, -1] = 0.0  # one unused row each
+    return torch.as_tensor(nb, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("social", [False, True])
 @pytest.mark.parametrize("angle_deg", [30.0, 90.0, 180.0, -135.0])
-def test_rotating_the_input_rotates_the_output(angle_deg: float) -> None:
-    model = _random_model()
+def test_rotating_the_input_rotates_the_output(angle_deg: float, social: bool) -> None:
+    model = _random_model(neighbours=4 if social else 0)
     obs = _walks(50)
+    nb = _neighbours(50) if social else None
     a = math.radians(angle_deg)
     rot = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
     with torch.no_grad():
-        out = model(obs)
-        out_rot = model(obs @ rot.T)
+        out = model(obs, nb)
+        nb_rot = None
+        if nb is not None:
+            nb_rot = torch.cat((nb[..., 0:2] @ rot.T, nb[..., 2:4] @ rot.T, nb[..., 4:]), dim=-1)
+        out_rot = model(obs @ rot.T, nb_rot)
     torch.testing.assert_close(out_rot, out @ rot.T, atol=2e-4, rtol=0)
+
+
+def test_neighbours_matter_and_unused_rows_do_not() -> None:
+    model = _random_model(neighbours=4)
+    obs = _walks(10)
+    nb = _neighbours(10)
+    with torch.no_grad():
+        base = model(obs, nb)
+        garbage = nb.clone()
+        garbage[:, -1, :4] = 100.0  # values in an unused (valid=0) row are ignored
+        torch.testing.assert_close(model(obs, garbage), base)
+        assert not torch.allclose(model(obs, None), base, atol=1e-3)
+        # No neighbours at all == all rows unused.
+        torch.testing.assert_close(model(obs, None), model(obs, nb * 0))
 
 
 def test_translation_equivariance() -> None:
