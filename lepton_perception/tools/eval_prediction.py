@@ -68,6 +68,7 @@ def evaluate_scenes(root: Path, models: Path, scenes: list[str]) -> tuple[dict[s
     """Metrics per scene and their average, plus per-scene (windows, predictions) for plotting."""
     out: dict[str, Any] = {"scenes": {}}
     samples: dict[str, Any] = {}
+    raw: dict[str, list[tuple[float, float]]] = {"lepton": [], "cv": []}
     for scene in tqdm(scenes, desc="scenes", leave=False):
         model, _ = load_model(eval_model_name(scene), models)
         te, te_nb = td.load_windows_and_neighbours(
@@ -79,12 +80,12 @@ def evaluate_scenes(root: Path, models: Path, scenes: list[str]) -> tuple[dict[s
         lepton = evaluate(model, te, te_nb)
         cv = td.ade_fde(td.constant_velocity(te[:, :obs_len], model.config.pred_len), te[:, obs_len:])
         out["scenes"][scene] = {"lepton": _metrics(*lepton), "cv": _metrics(*cv), "windows": len(te)}
+        raw["lepton"].append(lepton)
+        raw["cv"].append(cv)
         samples[scene] = (model, te, te_nb)
     avg: dict[str, Any] = {}
-    for key in ("lepton", "cv"):
-        ade = float(np.mean([s[key]["ADE"] for s in out["scenes"].values()]))
-        fde = float(np.mean([s[key]["FDE"] for s in out["scenes"].values()]))
-        avg[key] = _metrics(ade, fde)
+    for key, values in raw.items():
+        avg[key] = _metrics(*(float(v) for v in np.mean(values, axis=0)))
     out["average"] = avg
     return out, samples
 
@@ -182,21 +183,21 @@ def run(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     print("ETH/UCY leave-one-scene-out, obs 8 -> pred 12 (0.4 s), deterministic ADE/FDE in metres")
-    header = f"{'scene':<8} {'windows':>7}  {'lepton':>11}  {'CV':>11}  {'LSTM*':>11}  {'S-LSTM*':>11}"
+    header = f"{'scene':<8} {'windows':>7}  {'lepton':>11}  {'CV':>11}  {'LSTM*':>9}  {'S-LSTM*':>9}"
     print(header)
     print("-" * len(header))
     for scene in scenes:
         s = result["scenes"][scene]
         print(
-            f"{scene:<8} {s['windows']:>7}  {s['lepton']['ADE']:.2f}/{s['lepton']['FDE']:.2f}    "
-            f"{s['cv']['ADE']:.2f}/{s['cv']['FDE']:.2f}    "
-            f"{PUBLISHED['LSTM'][scene][0]:.2f}/{PUBLISHED['LSTM'][scene][1]:.2f}    "
+            f"{scene:<8} {s['windows']:>7}  {s['lepton']['ADE']:.3f}/{s['lepton']['FDE']:.3f}  "
+            f"{s['cv']['ADE']:.3f}/{s['cv']['FDE']:.3f}  "
+            f"{PUBLISHED['LSTM'][scene][0]:.2f}/{PUBLISHED['LSTM'][scene][1]:.2f}  "
             f"{PUBLISHED['S-LSTM'][scene][0]:.2f}/{PUBLISHED['S-LSTM'][scene][1]:.2f}"
         )
     a = result["average"]
     print(
-        f"{'average':<8} {'':>7}  {a['lepton']['ADE']:.2f}/{a['lepton']['FDE']:.2f}    "
-        f"{a['cv']['ADE']:.2f}/{a['cv']['FDE']:.2f}    0.70/1.52    0.72/1.54"
+        f"{'average':<8} {'':>7}  {a['lepton']['ADE']:.3f}/{a['lepton']['FDE']:.3f}  "
+        f"{a['cv']['ADE']:.3f}/{a['cv']['FDE']:.3f}  0.70/1.52  0.72/1.54"
     )
     print("* published (Social GAN, Table 1); lepton and CV computed in this run")
     return 0

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # The recipe the shipped weights were trained with (see docs/prediction.md).
 SHIPPED_TRAIN = TrainConfig()
-SHIPPED_MODEL = TrajectoryModelConfig()
+SHIPPED_MODEL = TrajectoryModelConfig(max_neighbours=8, neighbour_radius_m=6.0)
 # Training windows keep windows with a single pedestrian too (more data); the evaluation uses the
 # Social-GAN rule (more than one) for comparability with published numbers.
 TRAIN_WINDOWS = td.WindowConfig(

@@ -156,11 +156,13 @@ class RnnTrajectoryPredictor:
         dist = np.linalg.norm(rel, axis=-1)
         dist[np.asarray(agents)[:, None] == np.asarray(idx)[None]] = np.inf  # not oneself
         dist[~np.isfinite(rel).all(axis=-1)] = np.inf
-        order = np.argsort(dist, axis=1, kind="stable")[:, : cfg.max_neighbours]
-        for b in range(len(agents)):
-            for j, m in enumerate(order[b]):
-                if dist[b, m] <= cfg.neighbour_radius_m:
-                    out[b, j] = (*rel[b, m], *vel[m], 1.0)
+        order = np.argsort(dist, axis=1, kind="stable")[:, : cfg.max_neighbours]  # (B, K')
+        near = np.take_along_axis(dist, order, axis=1) <= cfg.neighbour_radius_m  # (B, K')
+        rows = np.concatenate(
+            (np.take_along_axis(rel, order[..., None], axis=1), vel[order], np.ones(order.shape + (1,))),
+            axis=-1,
+        )
+        out[:, : order.shape[1]] = np.where(near[..., None], rows, 0.0)
         return out
 
     def _count(self, track: Track, reason: str) -> None:

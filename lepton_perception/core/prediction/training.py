@@ -26,18 +26,18 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
-    epochs: int = 40  # upper bound; early stopping usually ends sooner
+    epochs: int = 35  # upper bound; early stopping may end sooner
     patience_epochs: int = 8  # stop after this many epochs without a better val ADE
     batch_size: int = 128
-    lr: float = 2e-3
+    lr: float = 3e-3
     lr_decay_per_epoch: float = 0.95
     weight_decay: float = 1e-5
     flip_prob: float = 0.5  # mirror y (left/right) augmentation
     scale_range: tuple[float, float] = (1.0, 1.0)  # uniform speed/size scaling augmentation
     # Gaussian noise added to the observed positions only, std uniform in [0, obs_noise_m] per window:
     # teaches the model to smooth jittery annotations (ETH, hotel) instead of trusting the last step.
-    obs_noise_m: float = 0.0
-    obs_noise_prob: float = 1.0  # fraction of windows that get observation noise
+    obs_noise_m: float = 0.1
+    obs_noise_prob: float = 0.5  # fraction of windows that get observation noise
     final_weight: float = 0.0  # extra weight of the last step's error in the loss (FDE term)
     num_threads: int = 1  # torch intra-op threads; keep small on shared CPUs
     max_time_s: float | None = None  # safety cut-off; breaks reproducibility when it triggers

@@ -161,3 +161,27 @@ def test_shipped_runtime_model_loads_and_predicts() -> None:
     # A steady straight walk stays near straight: within 0.5 m of CV after 4.8 s, and moving forward.
     assert np.linalg.norm(path.positions_m[-1] - np.array([1.3 * 4.8, 0.0])) < 0.5
     assert np.all(np.diff(path.positions_m[:, 0]) > 0)
+
+
+def test_neighbours_for_a_social_model() -> None:
+    from lepton_perception.core.prediction.model import TrajectoryModelConfig
+
+    model = TrajectoryGRU(TrajectoryModelConfig(max_neighbours=2, neighbour_radius_m=5.0))
+    pred = RnnTrajectoryPredictor(PredictorConfig(device="cpu"), model=model)
+    stamps = STAMP - np.arange(30, -1, -1) * 0.1
+    specs = [  # (id, class, position now, velocity)
+        (0, 0, (0.0, 0.0), (1.0, 0.0)),
+        (1, 0, (3.0, 0.0), (0.0, 1.0)),  # 3 m away
+        (2, 1, (0.0, -1.0), (-1.0, 0.0)),  # cyclist, 1 m away
+        (3, 2, (0.5, 0.5), (5.0, 0.0)),  # a car: not a neighbour (not in the training data)
+        (4, 0, (0.0, 4.5), (0.0, 0.0)),  # third nearest pedestrian: beyond max_neighbours=2
+        (5, 0, (10.0, 0.0), (0.0, 0.0)),  # beyond the 5 m radius
+    ]
+    tracks = [_track(i, stamps, _linear(stamps, p, v), v, class_id=c) for i, c, p, v in specs]
+    nb = pred.neighbours(tracks, STAMP, [0, 5], np.array([[0.0, 0.0], [10.0, 0.0]]))
+    assert nb.shape == (2, 2, 5)
+    np.testing.assert_allclose(nb[0, 0], [0.0, -1.0, -0.4, 0.0, 1.0], atol=1e-9)  # velocity in m per 0.4 s
+    np.testing.assert_allclose(nb[0, 1], [3.0, 0.0, 0.0, 0.4, 1.0], atol=1e-9)
+    np.testing.assert_allclose(nb[1], 0.0)  # agent 5 has nobody within 5 m
+    paths = pred.predict(tracks, STAMP)
+    assert [p.predictor for p in paths] == ["rnn", "rnn", "rnn", "ctrv", "rnn", "rnn"]

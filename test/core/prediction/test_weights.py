@@ -64,7 +64,7 @@ def test_shipped_files_are_present_and_small() -> None:
     for name in [RUNTIME_MODEL, *(eval_model_name(s) for s in td.SCENES)]:
         st, js, sha = model_paths(name, MODELS_DIR)
         assert js.is_file() and sha.is_file()
-        assert st.stat().st_size < 200_000
+        assert st.stat().st_size < 256_000  # about 211 KB of float32 tensors
         load_model(name)
 
 
