@@ -1,8 +1,8 @@
 """``lepton bench predictor``: latency of the trajectory predictor for a batch of agents on CPU.
 
 Two figures, each as p50/p99 over ``--iters`` timed calls after ``--warmup`` untimed ones:
-- ``model``: one batched forward pass of the shipped runtime GRU for ``--agents`` agents
-  (``torch.inference_mode``, float32), the number the 2 ms budget is about;
+- ``model``: one batched forward pass of the shipped runtime GRU for ``--agents`` agents, with
+  their neighbour inputs (``torch.inference_mode``, float32), the number the 2 ms budget is about;
 - ``predict``: the whole ``RnnTrajectoryPredictor.predict`` on as many synthetic pedestrian tracks
   (history resampling by stamps + the forward pass + building the paths).
 """
@@ -88,10 +88,14 @@ def run(args: argparse.Namespace) -> int:
     tracks = synthetic_tracks(args.agents, stamp)
     obs = np.stack([o for o, _ in (predictor.observation(t, stamp) for t in tracks) if o is not None])
     batch = torch.as_tensor(obs, dtype=torch.float32)
+    nb = None
+    if model.config.max_neighbours > 0:
+        nb_np = predictor.neighbours(tracks, stamp, list(range(len(tracks))), obs[:, -1])
+        nb = torch.as_tensor(nb_np, dtype=torch.float32)
 
     def forward() -> None:
         with torch.inference_mode():
-            model(batch)
+            model(batch, nb)
 
     def full() -> None:
         predictor.predict(tracks, stamp)

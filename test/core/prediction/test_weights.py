@@ -72,8 +72,13 @@ def test_shipped_files_are_present_and_small() -> None:
 def test_shipped_leave_one_out_model_gives_its_recorded_test_ade(scene: str) -> None:
     """Metric regression: the shipped weights reproduce the ADE/FDE recorded when they were trained."""
     model, meta = load_model(eval_model_name(scene))
-    te = td.load_windows(td.scene_files(shared_dir() / "data" / "trajectories", scene, "test"))
-    ade, fde = evaluate(model, te)
+    windows = td.WindowConfig(
+        max_neighbours=model.config.max_neighbours, neighbour_radius_m=model.config.neighbour_radius_m
+    )
+    te, nb = td.load_windows_and_neighbours(
+        td.scene_files(shared_dir() / "data" / "trajectories", scene, "test"), windows
+    )
+    ade, fde = evaluate(model, te, nb)
     assert ade == pytest.approx(meta["test_ade_m"], abs=2e-3)
     assert fde == pytest.approx(meta["test_fde_m"], abs=4e-3)
     cv_ade, cv_fde = td.ade_fde(td.constant_velocity(te[:, :8]), te[:, 8:])
