@@ -45,11 +45,21 @@ def interp_rows(times: F64, values: F64, query: F64) -> F64:
     """
     if len(times) < 2:
         raise ValueError("interpolation needs at least two samples")
-    idx = np.clip(np.searchsorted(times, query, side="right") - 1, 0, len(times) - 2)
-    t0, t1 = times[idx], times[idx + 1]
-    w = ((query - t0) / np.maximum(t1 - t0, 1e-9))[:, None]
-    result: F64 = values[idx] * (1.0 - w) + values[idx + 1] * w
+    result: F64 = np.stack([np.interp(query, times, values[:, d]) for d in range(values.shape[1])], axis=1)
+    for mask, a, b in ((query < times[0], 0, 1), (query > times[-1], -2, -1)):
+        if mask.any():
+            slope = (values[b] - values[a]) / max(float(times[b] - times[a]), 1e-9)
+            result[mask] = values[b] + slope[None] * (query[mask] - times[b])[:, None]
     return result
+
+
+def _finite_ground(track: Track) -> bool:
+    """A ground state with finite (2,) position and velocity."""
+    g = track.ground
+    if g is None:
+        return False
+    p, v = np.asarray(g.position_m), np.asarray(g.velocity_mps)
+    return p.shape == (2,) and v.shape == (2,) and bool(np.isfinite(p).all() and np.isfinite(v).all())
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,10 @@ class RnnTrajectoryPredictor:
             if track.ground is None:
                 self.fallback_counts["no_ground_state"] += 1
                 continue
+            if not _finite_ground(track):
+                self.fallback_counts["bad_ground_state"] += 1
+                log.debug("track %d: non-finite ground state, no path", track.track_id)
+                continue
             order.append(i)
             category = track.category
             if category == Category.VEHICLE:
@@ -144,7 +158,7 @@ class RnnTrajectoryPredictor:
         idx = [
             i
             for i, t in enumerate(tracks)
-            if t.ground is not None and t.category in (Category.PEDESTRIAN, Category.CYCLIST)
+            if _finite_ground(t) and t.category in (Category.PEDESTRIAN, Category.CYCLIST)
         ]
         out = np.zeros((len(agents), cfg.max_neighbours, 5))
         if not idx:
@@ -172,17 +186,35 @@ class RnnTrajectoryPredictor:
     def _samples(self, track: Track, stamp_s: float) -> tuple[F64, F64] | str:
         """Cleaned (K,) stamps and (K, 2) positions ending at ``stamp_s``, or a fallback reason."""
         assert track.ground is not None
-        hist: F64 = np.asarray(track.history, dtype=np.float64).reshape(-1, 3)
-        hist = hist[np.all(np.isfinite(hist), axis=1) & (hist[:, 0] <= stamp_s + 1e-6)]
+        hist: F64 = np.asarray(track.history, dtype=np.float64)
+        if hist.ndim != 2 or hist.shape[1] != 3:
+            self.fallback_counts["bad_history_shape"] += 1
+            hist = np.zeros((0, 3))
         cur = np.array([[track.stamp_s, *track.ground.position_m]], dtype=np.float64)
-        if np.all(np.isfinite(cur)) and track.stamp_s <= stamp_s + 1e-6:
-            hist = np.concatenate((hist, cur))
-        if len(hist) == 0:
-            return "no_history"
-        # Sort by stamp and keep the last row of equal stamps (the current state wins).
-        hist = hist[np.argsort(hist[:, 0], kind="stable")]
-        keep = np.append(np.diff(hist[:, 0]) > 1e-6, True)
-        hist = hist[keep]
+        cur_ok = track.stamp_s <= stamp_s + 1e-6 and bool(np.isfinite(cur).all())
+        th = hist[:, 0]
+        if (
+            cur_ok
+            and len(hist) > 1
+            and th[-1] <= track.stamp_s + 1e-6
+            and bool(np.isfinite(hist).all())
+            and bool((th[1:] - th[:-1] > 1e-6).all())
+        ):
+            # Fast path (the tracker's normal output): already clean and sorted, the current state
+            # is newest; it replaces a row with the same stamp.
+            if track.stamp_s - th[-1] > 1e-6:
+                hist = np.concatenate((hist, cur))
+            else:
+                hist = np.concatenate((hist[:-1], cur))
+        else:
+            hist = hist[np.isfinite(hist).all(axis=1) & (th <= stamp_s + 1e-6)]
+            if cur_ok:
+                hist = np.concatenate((hist, cur))
+            if len(hist) == 0:
+                return "no_history"
+            # Sort by stamp and keep the last row of equal stamps (the current state wins).
+            hist = hist[np.argsort(hist[:, 0], kind="stable")]
+            hist = hist[np.append(np.diff(hist[:, 0]) > 1e-6, True)]
         t, xy = hist[:, 0], hist[:, 1:3]
         gap = stamp_s - t[-1]
         if gap > self.config.max_extrapolation_s:

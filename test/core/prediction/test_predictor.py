@@ -185,3 +185,27 @@ def test_neighbours_for_a_social_model() -> None:
     np.testing.assert_allclose(nb[1], 0.0)  # agent 5 has nobody within 5 m
     paths = pred.predict(tracks, STAMP)
     assert [p.predictor for p in paths] == ["rnn", "rnn", "rnn", "ctrv", "rnn", "rnn"]
+
+
+def test_bad_inputs_are_counted_not_crashes() -> None:
+    pred = RnnTrajectoryPredictor(PredictorConfig(device="cpu"), model=TrajectoryGRU())
+    stamps = STAMP - np.arange(30, -1, -1) * 0.1
+    good = _track(1, stamps, _linear(stamps, (0, 0), (1.0, 0.0)), (1.0, 0.0))
+    nan_ground = _track(2, stamps, _linear(stamps, (0, 0), (1.0, 0.0)), (np.nan, 0.0))
+    bad_shape = Track(**{**good.__dict__, "track_id": 3, "history": np.zeros((5, 2))})
+    paths = pred.predict([good, nan_ground, bad_shape], STAMP)
+    assert [(p.track_id, p.predictor) for p in paths] == [(1, "rnn"), (3, "cv")]
+    assert all(np.isfinite(p.positions_m).all() for p in paths)
+    assert pred.fallback_counts["bad_ground_state"] == 1
+    assert pred.fallback_counts["bad_history_shape"] == 1
+    assert pred.fallback_counts["short_history"] == 1  # track 3: only its current state is left
+
+
+def test_interp_rows_inside_and_outside() -> None:
+    from lepton_perception.core.prediction.predictor import interp_rows
+
+    t = np.array([0.0, 1.0, 3.0])
+    v = np.array([[0.0, 0.0], [1.0, 2.0], [3.0, 0.0]])
+    q = np.array([-1.0, 0.5, 2.0, 3.0, 4.0])
+    expected = np.array([[-1.0, -2.0], [0.5, 1.0], [2.0, 1.0], [3.0, 0.0], [4.0, -1.0]])
+    np.testing.assert_allclose(interp_rows(t, v, q), expected)
