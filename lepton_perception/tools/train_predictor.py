@@ -55,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=SHIPPED_TRAIN.seed)
     p.add_argument("--epochs", type=int, default=SHIPPED_TRAIN.epochs)
     p.add_argument("--threads", type=int, default=SHIPPED_TRAIN.num_threads)
+    p.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=Path("out/checkpoints/predictor"),
+        help="per-epoch resumable checkpoints NAME.pt; an interrupted run resumes from them",
+    )
+    p.add_argument("--fresh", action="store_true", help="ignore (delete) existing checkpoints first")
     p.add_argument("--json", action="store_true", help="machine-readable summary")
     p.set_defaults(func=run)
 
@@ -84,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
             log.error("%s", exc)
             return 2
         batches = (len(tr[0]) + cfg.batch_size - 1) // cfg.batch_size
+        ckpt = args.checkpoint_dir / f"{name}.pt"
+        if args.fresh:
+            ckpt.unlink(missing_ok=True)
         bar = tqdm(total=cfg.epochs * batches, desc=f"train {name}", unit="batch", leave=False)
 
         def on_epoch(epoch: int, row: dict[str, float], bar: tqdm = bar) -> None:
@@ -101,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
             config=cfg,
             on_epoch=on_epoch,
             on_batch=on_batch,
+            checkpoint=ckpt,
         )
         bar.close()
         meta: dict[str, Any] = {

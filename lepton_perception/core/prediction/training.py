@@ -8,10 +8,12 @@ cut-off unless ``max_time_s`` is set, which then says so in the result).
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -120,8 +122,15 @@ def train(
     config: TrainConfig | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     on_batch: Callable[[], None] | None = None,
+    checkpoint: Path | None = None,
 ) -> TrainResult:
-    """Train on ``train_windows``; keep the weights with the best val ADE (early stopping)."""
+    """Train on ``train_windows``; keep the weights with the best val ADE (early stopping).
+
+    With ``checkpoint``, the full training state (weights, best weights, optimiser, scheduler and
+    random generator) is written there after every epoch, and an existing checkpoint of the same
+    configuration is resumed: an interrupted run continues to exactly the result of an
+    uninterrupted one.
+    """
     model_config = model_config or TrajectoryModelConfig()
     config = config or TrainConfig()
     seq_len = model_config.obs_len + model_config.pred_len
@@ -142,6 +151,7 @@ def train(
             model_config,
             config,
             (on_epoch, on_batch),
+            checkpoint=checkpoint,
         )
     finally:
         torch.set_num_threads(prev_threads)
@@ -154,6 +164,8 @@ def _train(
     model_config: TrajectoryModelConfig,
     config: TrainConfig,
     callbacks: tuple[Callable[[int, dict[str, float]], None] | None, Callable[[], None] | None],
+    *,
+    checkpoint: Path | None,
 ) -> TrainResult:
     on_epoch, on_batch = callbacks
     torch.manual_seed(config.seed)
@@ -172,8 +184,26 @@ def _train(
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
     stopped_by_time = False
-    epoch = 0
-    for epoch in range(1, config.epochs + 1):
+    epoch, start, done = 0, 1, False
+    signature = {
+        "model": model_config.to_dict(),
+        "train": {k: v for k, v in config.to_dict().items() if k != "num_threads"},
+    }
+    if checkpoint is not None and checkpoint.is_file():
+        ck = torch.load(checkpoint, weights_only=True)
+        if ck["signature"] != json.dumps(signature, sort_keys=True):
+            raise ValueError(f"checkpoint {checkpoint} was written with another configuration")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        gen.set_state(ck["generator"])
+        best_state = ck["best_state"]
+        best, best_epoch, since_best = (ck["best_ade"], ck["best_fde"]), ck["best_epoch"], ck["since_best"]
+        history = ck["history"]
+        epoch = ck["epoch"]
+        start, done = epoch + 1, ck["done"]
+        log.info("resumed %s after epoch %d", checkpoint, epoch)
+    for epoch in range(start, 0 if done else config.epochs + 1):
         model.train()
         perm = torch.randperm(len(data), generator=gen)
         total, n = 0.0, 0
@@ -202,8 +232,29 @@ def _train(
             best_state = copy.deepcopy(model.state_dict())
         else:
             since_best += 1
-            if since_best >= config.patience_epochs:
-                break
+        done = since_best >= config.patience_epochs or epoch == config.epochs
+        if checkpoint is not None:
+            state = {
+                "signature": json.dumps(signature, sort_keys=True),
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "generator": gen.get_state(),
+                "best_state": best_state,
+                "best_ade": best[0],
+                "best_fde": best[1],
+                "best_epoch": best_epoch,
+                "since_best": since_best,
+                "history": history,
+                "epoch": epoch,
+                "done": done,
+            }
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            tmp = checkpoint.with_suffix(".tmp")
+            torch.save(state, tmp)
+            tmp.replace(checkpoint)
+        if since_best >= config.patience_epochs:
+            break
         if config.max_time_s is not None and time.perf_counter() - t0 > config.max_time_s:
             log.warning("training stopped by max_time_s=%.0f after epoch %d", config.max_time_s, epoch)
             stopped_by_time = True
