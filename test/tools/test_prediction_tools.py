@@ -59,6 +59,8 @@ def test_train_predictor_tiny_run_is_deterministic(
             "1",
             "--out",
             str(tmp_path / sub),
+            "--checkpoint-dir",
+            str(tmp_path / f"checkpoints_{sub}"),
             "--json",
         ]
         assert main(args) == 0
