@@ -14,7 +14,8 @@ def test_eval_prediction_json_one_scene(capsys: pytest.CaptureFixture[str], tmp_
     assert main(["eval", "prediction", "--scene", "zara1", "--json", "--plots", str(tmp_path)]) == 0
     out = json.loads(capsys.readouterr().out)
     z = out["scenes"]["zara1"]
-    assert set(z) >= {"lepton", "cv"} and set(z["lepton"]) == {"ADE", "FDE"}
+    assert set(out) == {"scenes", "average"} and set(out["scenes"]) == {"zara1"}
+    assert set(z) == {"lepton", "cv"} and set(z["lepton"]) == {"ADE", "FDE"}
     assert z["cv"] == {"ADE": pytest.approx(0.4313, abs=1e-3), "FDE": pytest.approx(0.9604, abs=1e-3)}
     assert out["average"]["lepton"] == z["lepton"]
     assert z["lepton"]["ADE"] < z["cv"]["ADE"]
