@@ -4,7 +4,9 @@ Per call, for every track with a ground state:
 
 - pedestrians and cyclists: the ground-plane history (plus the current ground state) is resampled
   by stamps to the model grid (8 samples, 0.4 s apart, the last one at ``stamp_s``) and all such
-  agents go through the GRU in one batched forward pass (``predictor="rnn"``). A history spanning
+  agents go through the GRU in one batched forward pass (``predictor="rnn"``), each with its nearest
+  other pedestrians/cyclists (positions and Kalman velocities at ``stamp_s``) as social input when
+  the model has a neighbour encoder (the shipped one does). A history spanning
   less than the model's 2.8 s but at least ``min_history_s`` with ``min_history_points`` is padded
   before its first sample by constant-velocity back-extrapolation (velocity: least-squares fit over
   the available history). Shorter histories fall back to the Kalman ground velocity
