@@ -15,9 +15,9 @@ import sys
 COMMANDS: dict[str, tuple[str, ...]] = {
     "": ("detect", "process", "demo", "export"),
     "bag": ("bag",),
-    "eval": ("eval_detection", "eval_tracking", "eval_geometry"),
-    "bench": ("bench_detector", "bench_tracker", "bench_node"),
-    "train": (),
+    "eval": ("eval_detection", "eval_tracking", "eval_geometry", "eval_prediction"),
+    "bench": ("bench_detector", "bench_tracker", "bench_predictor", "bench_node"),
+    "train": ("train_predictor",),
 }
 GROUP_HELP = {
     "bag": "make, inspect and play ROS 2 bags",
