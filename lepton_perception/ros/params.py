@@ -20,6 +20,7 @@ import yaml
 
 from lepton_perception.core.camera import CameraPose
 from lepton_perception.core.detection import DetectorConfig
+from lepton_perception.core.prediction.predictor import PredictorConfig
 from lepton_perception.core.tracking.tracker import TrackerConfig
 from lepton_perception.paths import default_model
 
@@ -55,6 +56,7 @@ class NodeConfig:
     io: IoConfig = field(default_factory=IoConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
     # Pose of each camera on the vehicle, keyed by camera key (namespace without slashes).
     camera_poses: dict[str, CameraPose] = field(default_factory=dict)
 
@@ -73,6 +75,7 @@ GROUPS: dict[str, tuple[type, bool]] = {
     "io": (IoConfig, False),
     "detector": (DetectorConfig, False),
     "tracker": (TrackerConfig, True),
+    "predictor": (PredictorConfig, False),
 }
 # Detector fields safe to change live (applied to the next frame); the rest need a restart.
 _LIVE_DETECTOR = {
@@ -207,7 +210,11 @@ def config_from_values(values: dict[str, Any]) -> NodeConfig:
         }
         poses[key] = CameraPose(**kw)
     return NodeConfig(
-        io=groups["io"], detector=groups["detector"], tracker=groups["tracker"], camera_poses=poses
+        io=groups["io"],
+        detector=groups["detector"],
+        tracker=groups["tracker"],
+        predictor=groups["predictor"],
+        camera_poses=poses,
     )
 
 

@@ -39,6 +39,7 @@ from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
 from lepton_perception.core.detection import ModelLoadError
+from lepton_perception.core.prediction.weights import WeightsError
 from lepton_perception.ros import conversions as conv
 from lepton_perception.ros.params import NODE_NAME, ParamSpec, config_from_values, specs_for
 from lepton_perception.ros.runner import CameraOutput, PerceptionRunner
@@ -211,6 +212,8 @@ class PerceptionNode(Node):
         for key, cam in self.runner.cameras.items():
             values: dict[str, float | int | str] = dict(cam.counters)
             values["camera_info"] = "yes" if cam.intrinsics is not None else "missing"
+            for reason, n in self.runner.predictor_fallbacks().items():
+                values[f"prediction_fallback_{reason}"] = n
             tracker = self.runner.pipeline.trackers.get(key)
             values["invalid_detections_skipped"] = tracker.skipped_detections if tracker is not None else 0
             values["qos_incompatible_events"] = self._qos_incompatible
@@ -243,7 +246,7 @@ def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     try:
         node = PerceptionNode()
-    except (ModelLoadError, ValueError) as exc:
+    except (ModelLoadError, WeightsError, ValueError) as exc:
         logging.getLogger(NODE_NAME).error("cannot start: %s", exc)
         rclpy.try_shutdown()
         raise SystemExit(2) from exc

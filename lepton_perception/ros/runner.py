@@ -18,6 +18,7 @@ from lepton_perception.core.camera import CameraIntrinsics, GroundProjector
 from lepton_perception.core.detection import Detector, create_detector
 from lepton_perception.core.pipeline import Pipeline
 from lepton_perception.core.prediction.base import Predictor
+from lepton_perception.core.prediction.predictor import RnnTrajectoryPredictor
 from lepton_perception.core.tracking.tracker import MultiObjectTracker
 from lepton_perception.core.types import Frame, FrameResult
 from lepton_perception.core.visualize import draw_result
@@ -57,8 +58,15 @@ class PerceptionRunner:
     ) -> None:
         self.config = config
         self.detector = detector or create_detector(config.detector)
-        self.pipeline = Pipeline(self.detector, lambda: MultiObjectTracker(self.config.tracker), predictor)
+        self.predictor = predictor or RnnTrajectoryPredictor(config.predictor)
+        self.pipeline = Pipeline(
+            self.detector, lambda: MultiObjectTracker(self.config.tracker), self.predictor
+        )
         self.cameras = {camera_key(ns): CameraState(camera_key(ns), ns) for ns in config.io.cameras}
+
+    def predictor_fallbacks(self) -> dict[str, int]:
+        """Why tracks got a motion-model path instead of the RNN (reason -> count), all cameras."""
+        return dict(getattr(self.predictor, "fallback_counts", {}))
 
     def set_camera_info(self, key: str, msg: CameraInfo) -> None:
         cam = self.cameras[key]

@@ -3,6 +3,7 @@ fed real Image + CameraInfo messages; a separate subscriber checks what comes ou
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -111,6 +112,14 @@ def test_outputs_carry_the_source_stamp_and_frame(graph, pets_frames: list[np.nd
         assert len(bytes(o.object_id.uuid)) == 16
     pred_ids = {bytes(o.object_id.uuid) for o in got["predicted"][-1].objects}
     assert pred_ids == {bytes(o.object_id.uuid) for o in objs}
+    # Every object gets a most-likely path: 12 poses 0.4 s apart, starting near the object, ahead of it.
+    for o in got["predicted"][-1].objects:
+        (path,) = o.kinematics.predicted_paths
+        assert len(path.path) == 12 and path.confidence == pytest.approx(1.0)
+        assert path.time_step.sec == 0 and path.time_step.nanosec == pytest.approx(400_000_000, abs=1000)
+        start = o.kinematics.initial_pose_with_covariance.pose.position
+        first = path.path[0].position
+        assert math.hypot(first.x - start.x, first.y - start.y) < 3.0  # 0.4 s at walking/driving speed
 
     # An undecodable frame is skipped and counted, and the node keeps working.
     bad = Image(

@@ -76,6 +76,7 @@ class PredictorConfig:
     ctrv_window_s: float = 1.2  # heading change measured over this much history
     ctrv_min_speed_mps: float = 1.0  # slower vehicles: heading too noisy for a turn rate -> CV
     ctrv_max_yaw_rate_rps: float = 0.8  # clamp of the estimated turn rate
+    cpu_threads: int = 1  # torch threads on CPU (process-wide; 1 measured fastest for this model), 0: keep
 
     def __post_init__(self) -> None:
         if self.vehicle_model not in ("ctrv", "cv"):
@@ -100,6 +101,9 @@ class RnnTrajectoryPredictor:
     ) -> None:
         self.config = config
         self.device = _device(config.device)
+        if self.device.type == "cpu" and config.cpu_threads > 0:
+            # More threads only add wake-up latency for a model this small (docs/prediction.md).
+            torch.set_num_threads(config.cpu_threads)
         if model is None:
             directory = Path(config.models_dir) if config.models_dir else MODELS_DIR
             model, _ = load_model(config.model_name, directory, self.device)
