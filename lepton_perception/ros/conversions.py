@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -182,9 +183,15 @@ def _shape(class_id: int) -> Shape:
     return shape
 
 
-def _classification(track: Track) -> list[ObjectClassification]:
+def _identity(result: FrameResult, track: Track, epoch_ns: int) -> dict[str, Any]:
+    """The fields TrackedObject and PredictedObject share: id, existence, class, shape."""
     label = _AUTOWARE_LABEL.get(track.class_id, ObjectClassification.UNKNOWN)
-    return [ObjectClassification(label=label, probability=1.0)]
+    return {
+        "object_id": track_uuid(result.camera, epoch_ns, track.track_id),
+        "existence_probability": float(track.score),
+        "classification": [ObjectClassification(label=label, probability=1.0)],
+        "shape": _shape(track.class_id),
+    }
 
 
 def tracked_objects_msg(result: FrameResult, header: Header, epoch_ns: int) -> TrackedObjects:
@@ -202,15 +209,7 @@ def tracked_objects_msg(result: FrameResult, header: Header, epoch_ns: int) -> T
                 TrackedObjectKinematics.AVAILABLE if heading_known else TrackedObjectKinematics.UNAVAILABLE
             ),
         )
-        out.objects.append(
-            TrackedObject(
-                object_id=track_uuid(result.camera, epoch_ns, t.track_id),
-                existence_probability=float(t.score),
-                classification=_classification(t),
-                kinematics=kin,
-                shape=_shape(t.class_id),
-            )
-        )
+        out.objects.append(TrackedObject(kinematics=kin, **_identity(result, t, epoch_ns)))
     return out
 
 
@@ -243,15 +242,7 @@ def predicted_objects_msg(result: FrameResult, header: Header, epoch_ns: int) ->
         )
         mine = sorted(paths.get(t.track_id, []), key=lambda p: -p.confidence)
         kin.predicted_paths = [_path_msg(p, result.stamp_s) for p in mine]
-        out.objects.append(
-            PredictedObject(
-                object_id=track_uuid(result.camera, epoch_ns, t.track_id),
-                existence_probability=float(t.score),
-                classification=_classification(t),
-                kinematics=kin,
-                shape=_shape(t.class_id),
-            )
-        )
+        out.objects.append(PredictedObject(kinematics=kin, **_identity(result, t, epoch_ns)))
     return out
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from tqdm import tqdm
 
@@ -52,6 +55,49 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_play)
 
 
+def video_messages(
+    video: str,
+    fps: float | None = None,
+    start_s: float = 1_700_000_000.0,
+    namespace: str = "/camera",
+    frame_id: str = "camera_optical_frame",
+    hfov_deg: float = 60.0,
+) -> Iterator[tuple[str, int, Any]]:
+    """``(topic, t_ns, message)``: CameraInfo then Image for every frame, stamped at ``fps``."""
+    cap = cv2.VideoCapture(video)
+    if not cap.isOpened():
+        raise FileNotFoundError(f"cannot open video {video}")
+    rate = fps or cap.get(cv2.CAP_PROP_FPS) or 10.0
+    ns = namespace.rstrip("/")
+    info: CameraInfo | None = None
+    n = 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            image = np.asarray(frame, dtype=np.uint8)
+            # Integer nanoseconds: float seconds near 1.7e9 only resolve ~0.2 us.
+            t_ns = round(start_s * 1e9) + round(n * 1e9 / rate)
+            header = Header(stamp=ns_to_time(t_ns), frame_id=frame_id)
+            if info is None:
+                intr = CameraIntrinsics.from_fov(image.shape[1], image.shape[0], hfov_deg)
+                info = intrinsics_to_camera_info(intr, header)
+            info.header = header
+            yield f"{ns}/camera_info", t_ns, info
+            yield f"{ns}/image_raw", t_ns, image_to_msg(image, header)
+            n += 1
+    finally:
+        cap.release()
+
+
+def video_fps(video: str) -> float:
+    cap = cv2.VideoCapture(video)
+    rate = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
+    cap.release()
+    return rate or 10.0
+
+
 def video_to_bag(
     video: str,
     out: str,
@@ -64,42 +110,29 @@ def video_to_bag(
     storage: str = "mcap",
 ) -> dict[str, object]:
     cap = cv2.VideoCapture(video)
-    if not cap.isOpened():
-        raise FileNotFoundError(f"cannot open video {video}")
-    rate = fps or cap.get(cv2.CAP_PROP_FPS) or 10.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    cap.release()
     if max_frames:
         total = min(total or max_frames, max_frames)
-    ns = namespace.rstrip("/")
+    rate = fps or video_fps(video)
     n = 0
-    intr: CameraIntrinsics | None = None
+    topics: list[str] = []
     with (
         BagWriter(out, storage=storage) as writer,
         tqdm(total=total, desc="bag from-video", unit="frame") as bar,
     ):
-        while not max_frames or n < max_frames:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            # Integer nanoseconds: float seconds near 1.7e9 only resolve ~0.2 us.
-            t_ns = round(start_s * 1e9) + round(n * 1e9 / rate)
-            header = Header(stamp=ns_to_time(t_ns), frame_id=frame_id)
-            if intr is None:
-                intr = CameraIntrinsics.from_fov(frame.shape[1], frame.shape[0], hfov_deg)
-            writer.write(f"{ns}/camera_info", intrinsics_to_camera_info(intr, header), t_ns)
-            writer.write(f"{ns}/image_raw", image_to_msg(np.asarray(frame, dtype=np.uint8), header), t_ns)
-            n += 1
-            bar.update()
-    cap.release()
+        for topic, t_ns, msg in video_messages(video, rate, start_s, namespace, frame_id, hfov_deg):
+            if isinstance(msg, CameraInfo) and max_frames and n >= max_frames:
+                break  # every frame starts with its CameraInfo
+            writer.write(topic, msg, t_ns)
+            if topic not in topics:
+                topics.append(topic)
+            if isinstance(msg, Image):
+                n += 1
+                bar.update()
     if n == 0:
         raise ValueError(f"video {video} has no readable frames")
-    return {
-        "bag": out,
-        "frames": n,
-        "fps": rate,
-        "duration_s": n / rate,
-        "topics": [f"{ns}/image_raw", f"{ns}/camera_info"],
-    }
+    return {"bag": out, "frames": n, "fps": rate, "duration_s": n / rate, "topics": topics}
 
 
 def run_from_video(args: argparse.Namespace) -> int:

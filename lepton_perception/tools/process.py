@@ -19,10 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from std_msgs.msg import Header
 from tqdm import tqdm
 
-from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.ros import conversions as conv
 from lepton_perception.ros.bag import BagWriter, bag_info, read_bag
 from lepton_perception.ros.params import (
@@ -32,6 +30,7 @@ from lepton_perception.ros.params import (
     load_yaml_values,
 )
 from lepton_perception.ros.runner import PerceptionRunner
+from lepton_perception.tools.bag import video_messages
 from lepton_perception.tools.common import print_json
 
 log = logging.getLogger(__name__)
@@ -59,29 +58,6 @@ def load_config(params: list[str]) -> NodeConfig:
     return config_from_values(values)
 
 
-def _video_messages(path: str, fps: float | None, hfov_deg: float, ns: str) -> Iterator[tuple[str, Any]]:
-    """(topic, message) pairs from a video, like ``lepton bag from-video`` would write them."""
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        raise FileNotFoundError(f"cannot open video {path}")
-    rate = fps or cap.get(cv2.CAP_PROP_FPS) or 10.0
-    n = 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        image = np.asarray(frame, dtype=np.uint8)
-        header = Header(
-            stamp=conv.ns_to_time(1_700_000_000_000_000_000 + round(n * 1e9 / rate)),
-            frame_id="camera_optical_frame",
-        )
-        intr = CameraIntrinsics.from_fov(image.shape[1], image.shape[0], hfov_deg)
-        yield f"{ns}/camera_info", conv.intrinsics_to_camera_info(intr, header)
-        yield f"{ns}/image_raw", conv.image_to_msg(image, header)
-        n += 1
-    cap.release()
-
-
 def process(
     config: NodeConfig,
     input_path: str,
@@ -105,7 +81,8 @@ def process(
         if len(cams) != 1:
             raise ValueError("a video is one camera; configure exactly one camera in io.cameras")
         total = None
-        messages = _video_messages(input_path, fps, hfov_deg, next(iter(cams)))
+        video = video_messages(input_path, fps, namespace=next(iter(cams)), hfov_deg=hfov_deg)
+        messages = ((topic, msg) for topic, _, msg in video)
     if max_frames:
         total = min(total or max_frames, max_frames)
     shutil.rmtree(out, ignore_errors=True)
