@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from lepton_perception.core.camera import GroundProjector
 from lepton_perception.core.types import Category, FrameResult, TrackState, class_name
 
 # BGR colour per planning category; the same colours are used for RViz markers.
@@ -26,10 +27,16 @@ def id_colour(track_id: int) -> tuple[int, int, int]:
 
 
 def draw_result(
-    image: npt.NDArray[np.uint8], result: FrameResult, copy: bool = True
+    image: npt.NDArray[np.uint8],
+    result: FrameResult,
+    copy: bool = True,
+    projector: GroundProjector | None = None,
 ) -> npt.NDArray[np.uint8]:
-    """Confirmed/coasting tracks as id-coloured boxes with labels; raw detections as thin grey boxes."""
+    """Confirmed/coasting tracks as id-coloured boxes with labels; raw detections as thin grey boxes;
+    with a ``projector``, predicted ground paths drawn back into the image as dotted polylines."""
     out = image.copy() if copy else image
+    if projector is not None:
+        _draw_paths(out, result, projector)
     for box in result.detections.boxes:
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), (200, 200, 200), 1)
@@ -56,3 +63,16 @@ def draw_result(
             cv2.LINE_AA,
         )
     return out
+
+
+def _draw_paths(out: npt.NDArray[np.uint8], result: FrameResult, projector: GroundProjector) -> None:
+    for path in result.paths:
+        ground = np.concatenate([path.positions_m, np.zeros((len(path.positions_m), 1))], axis=1)  # (T, 3)
+        uv = projector.to_image(ground)  # (T, 2) px, NaN behind the camera
+        pts = uv[np.isfinite(uv).all(axis=1)].round().astype(np.int32)
+        if len(pts) < 2:
+            continue
+        colour = id_colour(path.track_id)
+        cv2.polylines(out, [pts.reshape(-1, 1, 2)], False, colour, 1, cv2.LINE_AA)
+        for p in pts:
+            cv2.circle(out, (int(p[0]), int(p[1])), 2, colour, -1)

@@ -141,15 +141,21 @@ class PerceptionRunner:
             projectors.append(self._projector(cam, image.shape[1], image.shape[0]))
             headers.append(msg.header)
         results = self.pipeline.step_batch(frames, projectors)
-        for frame, result, header in zip(frames, results, headers):
+        for frame, result, header, projector in zip(frames, results, headers, projectors):
             cam = self.cameras[frame.camera]
             cam.counters["processed"] += 1
             cam.counters["detections"] += len(result.detections)
-            outputs.append(CameraOutput(cam.key, result, self._messages(cam, frame, result, header)))
+            msgs = self._messages(cam, frame, result, header, projector)
+            outputs.append(CameraOutput(cam.key, result, msgs))
         return outputs
 
     def _messages(
-        self, cam: CameraState, frame: Frame, result: FrameResult, header: Header
+        self,
+        cam: CameraState,
+        frame: Frame,
+        result: FrameResult,
+        header: Header,
+        projector: GroundProjector | None,
     ) -> dict[str, Any]:
         io = self.config.io
         planning_header = Header(stamp=header.stamp, frame_id=io.target_frame)
@@ -163,5 +169,7 @@ class PerceptionRunner:
                 result, header.stamp, io.target_frame, cam.marker_ids
             )
         if io.publish_annotated_image:
-            msgs["annotated_image"] = conv.image_to_msg(draw_result(frame.image, result), header)
+            msgs["annotated_image"] = conv.image_to_msg(
+                draw_result(frame.image, result, projector=projector), header
+            )
         return msgs
