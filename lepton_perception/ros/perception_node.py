@@ -24,7 +24,7 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (
@@ -250,7 +250,9 @@ def main(args: list[str] | None = None) -> None:
         logging.getLogger(NODE_NAME).error("cannot start: %s", exc)
         rclpy.try_shutdown()
         raise SystemExit(2) from exc
-    executor = MultiThreadedExecutor(num_threads=2)
+    # Callbacks only store messages (the work is in the worker thread), so one executor thread is
+    # enough; a MultiThreadedExecutor was measured busy-spinning a core on this graph.
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
         executor.spin()

@@ -101,9 +101,6 @@ class RnnTrajectoryPredictor:
     ) -> None:
         self.config = config
         self.device = _device(config.device)
-        if self.device.type == "cpu" and config.cpu_threads > 0:
-            # More threads only add wake-up latency for a model this small (docs/prediction.md).
-            torch.set_num_threads(config.cpu_threads)
         if model is None:
             directory = Path(config.models_dir) if config.models_dir else MODELS_DIR
             model, _ = load_model(config.model_name, directory, self.device)
@@ -111,6 +108,17 @@ class RnnTrajectoryPredictor:
         self.step_s = model.config.step_s
         self.steps = np.arange(1, model.config.pred_len + 1, dtype=np.float64) * self.step_s  # (T,) s
         self.fallback_counts: Counter[str] = Counter()
+
+    def _limit_threads(self) -> None:
+        """More threads only add wake-up latency for a model this small (docs/prediction.md).
+
+        Checked on every call because the OpenMP thread count is per calling thread: a node runs the
+        pipeline in a worker thread, where a count set in the constructor's thread does not apply, and
+        idle OpenMP workers there spin against the detector's threads (measured 3x slower frames).
+        """
+        n = self.config.cpu_threads
+        if self.device.type == "cpu" and n > 0 and torch.get_num_threads() != n:
+            torch.set_num_threads(n)
 
     def predict(self, tracks: Sequence[Track], stamp_s: float) -> list[PredictedPath]:
         paths: dict[int, PredictedPath] = {}
@@ -147,6 +155,7 @@ class RnnTrajectoryPredictor:
             if self.model.config.max_neighbours > 0:
                 nb_np = self.neighbours(tracks, stamp_s, rnn_ids, obs[:, -1])
                 nb = torch.as_tensor(nb_np, dtype=torch.float32, device=self.device)
+            self._limit_threads()
             with torch.inference_mode():
                 pred = self.model(batch, nb).cpu().numpy().astype(np.float64)  # (B, pred_len, 2)
             for j, i in enumerate(rnn_ids):
