@@ -98,6 +98,8 @@ class PerceptionNode(Node):
         self._latency_ms: deque[float] = deque(maxlen=200)
         self._stage_ms: dict[str, deque[float]] = {}
         self._qos_incompatible = 0
+        self._diag_wall = time.monotonic()
+        self._diag_counts: dict[str, tuple[int, int]] = {}  # camera -> (frames received, processed)
         self._pubs: dict[str, dict[str, Any]] = {}
         io = config.io
         for key, cam in self.runner.cameras.items():
@@ -209,8 +211,19 @@ class PerceptionNode(Node):
         now = self.get_clock().now().to_msg()
         arr = DiagnosticArray()
         arr.header.stamp = now
+        wall = time.monotonic()
+        elapsed = max(wall - self._diag_wall, 1e-6)
         for key, cam in self.runner.cameras.items():
             values: dict[str, float | int | str] = dict(cam.counters)
+            # Rates over the last period, per wall-clock second (what the machine keeps up with).
+            prev = self._diag_counts.get(key, (0, 0))
+            now_counts = (
+                cam.counters["frames_in"] + cam.counters["stale_skipped"],
+                cam.counters["processed"],
+            )
+            values["input_hz"] = (now_counts[0] - prev[0]) / elapsed
+            values["processed_hz"] = (now_counts[1] - prev[1]) / elapsed
+            self._diag_counts[key] = now_counts
             values["camera_info"] = "yes" if cam.intrinsics is not None else "missing"
             for reason, n in self.runner.predictor_fallbacks().items():
                 values[f"prediction_fallback_{reason}"] = n
@@ -231,6 +244,7 @@ class PerceptionNode(Node):
             arr.status += conv.diagnostics_msg(
                 now, f"{NODE_NAME}: camera {key}", key, values, level, message
             ).status
+        self._diag_wall = wall
         self._diag_pub.publish(arr)
 
     def destroy_node(self) -> None:
