@@ -13,7 +13,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
-from lepton_perception.ros.bag import BagMessage, message_class, read_bag
+from lepton_perception.ros.bag import BagMessage, bag_info, message_class, read_bag
 from lepton_perception.ros.conversions import ns_to_time
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,20 @@ class BagPlayer:
             pub = self._pubs[topic] = self.node.create_publisher(message_class(msgtype), name, PLAYER_QOS)
         return pub
 
+    def wait_for_subscribers(self, timeout_s: float) -> bool:
+        """Create every topic's publisher and wait (up to ``timeout_s``) until each has a subscriber,
+        so the first messages are not published into an unmatched graph."""
+        for topic, meta in bag_info(self.path)["topics"].items():
+            if self.topics is None or topic in self.topics:
+                self.publisher_for(topic, meta["type"])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(p.get_subscription_count() > 0 for p in self._pubs.values()):
+                time.sleep(0.2)  # the subscriber side of discovery settles too
+                return True
+            time.sleep(0.05)
+        return False
+
     def publish_clock(self, t_ns: int) -> None:
         if self._clock_pub is not None:
             self._clock_pub.publish(Clock(clock=ns_to_time(t_ns)))
@@ -86,13 +100,14 @@ def play_bag(
     clock: bool = False,
     topics: Iterable[str] | None = None,
     remaps: dict[str, str] | None = None,
+    wait_s: float = 2.0,
 ) -> dict[str, float]:
     rclpy.init()
     node = rclpy.create_node("lepton_bag_player")
     player = BagPlayer(node, path, rate, clock, topics, remaps)
     start = time.monotonic()
     try:
-        time.sleep(0.5)  # let discovery match subscribers before the first message
+        player.wait_for_subscribers(wait_s)
         while True:
             player.play_once()
             if not loop:

@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clock", action="store_true", help="publish /clock from the recorded time")
     p.add_argument("--topics", nargs="*", default=None)
     p.add_argument("--remap", nargs="*", default=[], metavar="FROM:=TO")
+    p.add_argument("--wait-s", type=float, default=2.0, help="wait up to this long for subscribers first")
     p.set_defaults(func=run_play)
 
 
@@ -173,7 +174,13 @@ def run_play(args: argparse.Namespace) -> int:
         log.error("bag %s does not exist", args.bag)
         return 2
     stats = play_bag(
-        args.bag, rate=args.rate, loop=args.loop, clock=args.clock, topics=args.topics, remaps=remaps
+        args.bag,
+        rate=args.rate,
+        loop=args.loop,
+        clock=args.clock,
+        topics=args.topics,
+        remaps=remaps,
+        wait_s=args.wait_s,
     )
     print(f"published {stats['published']} messages in {stats['wall_s']:.1f} s")
     return 0
