@@ -106,10 +106,11 @@ def run(args: argparse.Namespace) -> int:
     in_bag, out_bag = out / "input_bag", out / "output_bag"
     video = args.video or default_video()
     stamp = f"{Path(video).name}|{args.fps}|{args.max_frames}"
-    if not (in_bag / "metadata.yaml").exists() or (out / ".input_stamp").read_text() != stamp:
+    stamp_file = out / ".input_stamp"  # what the cached input bag was made from
+    if not (in_bag / "metadata.yaml").exists() or not stamp_file.exists() or stamp_file.read_text() != stamp:
         shutil.rmtree(in_bag, ignore_errors=True)
         video_to_bag(video, str(in_bag), fps=args.fps, max_frames=args.max_frames)
-        (out / ".input_stamp").write_text(stamp)
+        stamp_file.write_text(stamp)
     shutil.rmtree(out_bag, ignore_errors=True)
     domain = random.randint(1, 100)
     os.environ.update(ros_env(domain))  # our own rclpy context joins the same graph
@@ -134,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with NodeProcess(params, NS, use_sim_time=True, domain_id=domain, log_path=out / "node.log") as proc:
             recorder = BagRecorder(node, out_bag, topics, on_message=answers.on_message)
+            # Lock-step: no timing of its own (rate 1e6), each frame waits for the node's answer below.
             player = BagPlayer(node, in_bag, rate=args.rate or 1e6, clock=True)
             image_pub = player.publisher_for("/camera/image_raw", "sensor_msgs/msg/Image")
             deadline = time.monotonic() + 60.0
