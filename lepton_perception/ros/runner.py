@@ -76,30 +76,31 @@ class PerceptionRunner:
             cam.counters["camera_info_errors"] += 1
             log.warning("camera %s: ignoring CameraInfo: %s", key, exc)
             return
-        if intr != cam.intrinsics:
-            cam.intrinsics = intr
-            cam.projector = GroundProjector(intr, self.config.pose(key))
+        cam.intrinsics = intr  # the projector follows on the next frame if this changed anything
 
     def _projector(self, cam: CameraState, width: int, height: int) -> GroundProjector | None:
-        if cam.intrinsics is not None:
-            if (cam.intrinsics.width, cam.intrinsics.height) != (width, height):
-                # CameraInfo for another resolution (e.g. a resized stream): scale the lens.
-                return GroundProjector(cam.intrinsics.scaled(width, height), self.config.pose(cam.key))
-            return cam.projector
-        cam.counters["no_camera_info"] += 1
-        if cam.counters["no_camera_info"] == 1:
-            log.warning(
-                "camera %s: no CameraInfo on %s/camera_info yet: %s",
-                cam.key,
-                cam.namespace.rstrip("/"),
-                f"assuming a {self.config.io.fallback_hfov_deg:g} deg FOV"
-                if self.config.io.fallback_hfov_deg > 0
-                else "no ground-plane positions until it arrives (image-space tracks still published)",
-            )
-        if self.config.io.fallback_hfov_deg > 0:
-            intr = CameraIntrinsics.from_fov(width, height, self.config.io.fallback_hfov_deg)
-            return GroundProjector(intr, self.config.pose(cam.key))
-        return None
+        """The camera's projector for this image size, rebuilt only when the intrinsics change."""
+        intr = cam.intrinsics
+        if intr is None:
+            cam.counters["no_camera_info"] += 1
+            fallback = self.config.io.fallback_hfov_deg
+            if cam.counters["no_camera_info"] == 1:
+                log.warning(
+                    "camera %s: no CameraInfo on %s/camera_info yet: %s",
+                    cam.key,
+                    cam.namespace.rstrip("/"),
+                    f"assuming a {fallback:g} deg FOV"
+                    if fallback > 0
+                    else "no ground-plane positions until it arrives (image-space tracks still published)",
+                )
+            if fallback <= 0:
+                return None
+            intr = CameraIntrinsics.from_fov(width, height, fallback)
+        elif (intr.width, intr.height) != (width, height):
+            intr = intr.scaled(width, height)  # CameraInfo of another resolution (e.g. a resized stream)
+        if cam.projector is None or cam.projector.intrinsics != intr:
+            cam.projector = GroundProjector(intr, self.config.pose(cam.key))
+        return cam.projector
 
     def process(self, batch: list[tuple[str, Image | CompressedImage]]) -> list[CameraOutput]:
         """One detector batch over the newest frame of each camera in ``batch``."""
