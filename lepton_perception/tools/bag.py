@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--topics", nargs="*", default=None)
     p.add_argument("--remap", nargs="*", default=[], metavar="FROM:=TO")
     p.add_argument("--wait-s", type=float, default=2.0, help="wait up to this long for subscribers first")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_play)
 
 
@@ -182,5 +183,8 @@ def run_play(args: argparse.Namespace) -> int:
         remaps=remaps,
         wait_s=args.wait_s,
     )
-    print(f"published {stats['published']} messages in {stats['wall_s']:.1f} s")
+    if args.json:
+        print_json(stats)
+    else:
+        print(f"published {stats['published']} messages in {stats['wall_s']:.1f} s")
     return 0
