@@ -30,6 +30,13 @@ def test_eval_tracking_json(one_sequence_kitti: Path, capsys: pytest.CaptureFixt
             assert set(r[cls]) == {"HOTA", "MOTA", "IDF1", "IDSW"}
             assert 0.0 <= r[cls]["HOTA"] <= 100.0
         assert r["car"]["HOTA"] > 40.0
+    # Metric regression on sequence 0000 (deterministic): measured lepton Car HOTA/IDF1 73.57/80.35,
+    # OC-SORT 72.46/78.51, ByteTrack 62.84/73.81.
+    ours = out["trackers"]["lepton"]["car"]
+    assert ours["HOTA"] >= 73.0 and ours["IDF1"] >= 80.0
+    for peer in ("bytetrack", "ocsort"):
+        assert ours["HOTA"] > out["trackers"][peer]["car"]["HOTA"], peer
+        assert ours["IDF1"] > out["trackers"][peer]["car"]["IDF1"], peer
 
 
 def test_eval_tracking_table_and_unknown_tracker(
