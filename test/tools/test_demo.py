@@ -49,6 +49,22 @@ def test_demo_live_and_offline_give_the_same_tracks(
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 15
     assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (768, 576)
 
+    # Every output type: the source image stamps exactly, and the right frame.
+    sent = [time_to_ns(m.msg.header.stamp) for m in read_bag(out / "input_bag", ["/camera/image_raw"])]
+    frames = {
+        "detections": "camera_optical_frame",
+        "annotated_image": "camera_optical_frame",
+        "tracked_objects": "base_link",
+        "predicted_objects": "base_link",
+    }
+    for name, frame_id in frames.items():
+        msgs = [m.msg for m in read_bag(out / "output_bag", [f"/perception/camera/{name}"])]
+        assert [time_to_ns(m.header.stamp) for m in msgs] == sent, name
+        assert {m.header.frame_id for m in msgs} == {frame_id}, name
+    predicted = [m.msg for m in read_bag(out / "output_bag", ["/perception/camera/predicted_objects"])]
+    paths = [p for msg in predicted for o in msg.objects for p in o.kinematics.predicted_paths]
+    assert paths and all(len(p.path) == 12 for p in paths)
+
     offline = tmp_path / "offline"
     assert (
         main(["process", str(out / "input_bag"), "--out", str(offline), "--params", OVERLAY, "--json"]) == 0
