@@ -177,6 +177,7 @@ class PerceptionNode(Node):
         except (ValueError, TypeError) as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         self.runner.config = config
+        self.runner.detector.update_filter(config.detector)
         for tracker in self.runner.pipeline.trackers.values():
             tracker.config = config.tracker
         return SetParametersResult(successful=True)

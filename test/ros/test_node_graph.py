@@ -174,6 +174,11 @@ def test_live_parameters_change_and_others_are_refused(graph) -> None:
 
     ok = set_one("tracker.max_coast_s", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=1.5))
     assert ok.successful, ok.reason
+    thr = set_one(
+        "detector.score_threshold_pedestrian",
+        ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=0.5),
+    )
+    assert thr.successful, thr.reason
     refused = set_one(
         "detector.backend", ParameterValue(type=ParameterType.PARAMETER_STRING, string_value="torch")
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -67,6 +67,21 @@ class DetectorConfig:
         return th
 
 
+# DetectorConfig fields that only filter the network's output: safe to change between two calls.
+FILTER_FIELDS = (
+    "score_threshold_pedestrian",
+    "score_threshold_cyclist",
+    "score_threshold_vehicle",
+    "nms_iou",
+    "max_detections",
+)
+
+
+def with_filter(current: DetectorConfig, new: DetectorConfig) -> DetectorConfig:
+    """``current`` with the output-filter settings of ``new`` (everything else unchanged)."""
+    return replace(current, **{f: getattr(new, f) for f in FILTER_FIELDS})
+
+
 class Detector(Protocol):
     """Image batch -> one ``Detections`` per image, boxes in each image's own pixels."""
 
@@ -75,6 +90,10 @@ class Detector(Protocol):
 
     def detect(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
         """``images``: BGR uint8 arrays (H, W, 3) of any sizes."""
+        ...
+
+    def update_filter(self, config: DetectorConfig) -> None:
+        """Apply ``config``'s FILTER_FIELDS from the next call on; the network is not touched."""
         ...
 
 

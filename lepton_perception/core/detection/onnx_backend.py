@@ -18,7 +18,7 @@ import numpy.typing as npt
 import onnx
 from onnx import numpy_helper
 
-from lepton_perception.core.detection.base import DetectorConfig, ModelLoadError, load_onnx
+from lepton_perception.core.detection.base import DetectorConfig, ModelLoadError, load_onnx, with_filter
 from lepton_perception.core.detection.postprocess import decode, make_grid, postprocess
 from lepton_perception.core.detection.preprocess import letterbox
 from lepton_perception.core.types import Detections
@@ -170,6 +170,10 @@ class OnnxRuntimeDetector:
             log.warning("dynamic-batch rewrite of %s disagrees with the original by %.3g; looping", path, err)
             return None
         return dyn, session
+
+    def update_filter(self, config: DetectorConfig) -> None:
+        self.config = with_filter(self.config, config)
+        self._thresholds = self.config.score_thresholds()
 
     def detect(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
         n = len(images)

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import torch
 
 from lepton_perception.core.detection import torch_ops
-from lepton_perception.core.detection.base import DetectorConfig
+from lepton_perception.core.detection.base import DetectorConfig, with_filter
 from lepton_perception.core.detection.preprocess import Letterbox, letterbox
 from lepton_perception.core.detection.weights import load_yolox_from_onnx
 from lepton_perception.core.detection.yolox import YOLOX
@@ -125,6 +125,10 @@ class TorchDetector:
         batch = self._batch[:n]
         batch.copy_(nhwc)
         return batch, lbs
+
+    def update_filter(self, config: DetectorConfig) -> None:
+        self.config = with_filter(self.config, config)
+        self._thresholds = torch.from_numpy(self.config.score_thresholds()).to(self._device)
 
     def detect(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
         if len(images) == 0:

@@ -110,3 +110,18 @@ def test_onnxruntime_backend_does_not_need_torch():
         "sys.exit(1 if 'torch' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_update_filter_applies_thresholds_from_the_next_call(model_path, images, backend):
+    det = create_detector(DetectorConfig(model_path=str(model_path), backend=backend, device="cpu"))
+    img = images["mmod_cars_test_image.jpg"]
+    before = det.detect([img])[0]
+    assert (before.class_ids == 2).sum() >= 8
+    strict = DetectorConfig(model_path="ignored", backend="auto", score_threshold_vehicle=0.8, nms_iou=0.3)
+    det.update_filter(strict)
+    after = det.detect([img])[0]
+    assert det.config.model_path == str(model_path) and det.config.backend == backend  # network untouched
+    assert det.config.score_threshold_vehicle == 0.8 and det.config.nms_iou == 0.3
+    cars = after.scores[after.class_ids == 2]
+    assert len(cars) >= 1 and (cars >= 0.8).all() and len(cars) < (before.class_ids == 2).sum()
