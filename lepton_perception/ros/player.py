@@ -57,14 +57,15 @@ class BagPlayer:
         return pub
 
     def wait_for_subscribers(self, timeout_s: float) -> bool:
-        """Create every topic's publisher and wait (up to ``timeout_s``) until each has a subscriber,
-        so the first messages are not published into an unmatched graph."""
+        """Create every topic's publisher and wait (up to ``timeout_s``) until each, /clock included,
+        has a subscriber, so the first messages are not published into an unmatched graph."""
         for topic, meta in bag_info(self.path)["topics"].items():
             if self.topics is None or topic in self.topics:
                 self.publisher_for(topic, meta["type"])
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if all(p.get_subscription_count() > 0 for p in self._pubs.values()):
+            pubs = [*self._pubs.values(), *([self._clock_pub] if self._clock_pub is not None else [])]
+            if all(p.get_subscription_count() > 0 for p in pubs):
                 time.sleep(0.2)  # the subscriber side of discovery settles too
                 return True
             time.sleep(0.05)
