@@ -37,6 +37,7 @@ class IoConfig:
     image_reliability: str = "best_effort"  # image QoS: "best_effort" (matches any driver) or "reliable"
     target_frame: str = "base_link"  # frame of ground-plane positions and markers
     fallback_hfov_deg: float = 0.0  # without CameraInfo: assume this horizontal FOV (0 = no positions)
+    camera_info_wait_s: float = 0.5  # hold a camera's frames this long for its first CameraInfo
     publish_annotated_image: bool = True  # KEY/annotated_image (costs an image copy + encode per frame)
     publish_markers: bool = True  # RViz MarkerArray on `markers`
     diagnostics_period_s: float = 1.0  # /diagnostics period, seconds of node (sim) time
@@ -88,6 +89,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "detector.cpu_threads": (0, 256),
     "io.fallback_hfov_deg": (0.0, 179.0),
     "io.diagnostics_period_s": (0.05, 60.0),
+    "io.camera_info_wait_s": (0.0, 60.0),
 }
 _POSE_RANGES = {
     "roll_rad": (-3.1416, 3.1416),

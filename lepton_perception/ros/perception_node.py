@@ -119,7 +119,7 @@ class PerceptionNode(Node):
             self.create_subscription(
                 CameraInfo,
                 f"{ns}/camera_info",
-                functools.partial(self.runner.set_camera_info, key),
+                functools.partial(self._on_camera_info, key),
                 qos_profile_sensor_data,
             )
             self._pubs[key] = {
@@ -186,13 +186,12 @@ class PerceptionNode(Node):
     def _work(self) -> None:
         while True:
             with self._lock:
-                while self._running and not self._pending:
-                    self._lock.wait(0.5)
+                while self._running and not (ready := self._ready_frames()):
+                    self._lock.wait(0.05 if self._pending else 0.5)
                 if not self._running:
                     return
-                batch = list(self._pending.items())
+                batch = [(key, self._pending.pop(key)) for key in ready]
                 received = dict(self._received_wall)
-                self._pending.clear()
             outputs = self.runner.process(batch)
             for out in outputs:
                 self._publish(out)
@@ -200,6 +199,26 @@ class PerceptionNode(Node):
                     self._latency_ms.append((time.monotonic() - received[out.key]) * 1e3)
                     for stage, ms in out.result.timings_ms.items():
                         self._stage_ms.setdefault(stage, deque(maxlen=200)).append(ms)
+
+    def _ready_frames(self) -> list[str]:
+        """Cameras whose pending frame can go now (call with the lock held).
+
+        A camera's frames before its first CameraInfo are held up to ``io.camera_info_wait_s``: the two
+        topics race at start-up, and a first frame processed without intrinsics would start its
+        tracks without ground positions (live and offline replays would then differ).
+        """
+        now = time.monotonic()
+        wait_s = self.runner.config.io.camera_info_wait_s
+        return [
+            key
+            for key in self._pending
+            if self.runner.cameras[key].intrinsics is not None or now - self._received_wall[key] >= wait_s
+        ]
+
+    def _on_camera_info(self, key: str, msg: CameraInfo) -> None:
+        with self._lock:
+            self.runner.set_camera_info(key, msg)
+            self._lock.notify()
 
     def _publish(self, out: CameraOutput) -> None:
         for topic, msg in out.messages.items():
