@@ -137,13 +137,13 @@ def run(args: argparse.Namespace) -> int:
             recorder = BagRecorder(node, out_bag, topics, on_message=answers.on_message)
             # Lock-step: no timing of its own (rate 1e6), each frame waits for the node's answer below.
             player = BagPlayer(node, in_bag, rate=args.rate or 1e6, clock=True)
-            image_pub = player.publisher_for("/camera/image_raw", "sensor_msgs/msg/Image")
+            # Every bag topic matched (camera_info is best effort at the node: a message sent before
+            # its reader knows the writer is lost), and the node's answers reach our recorder.
             deadline = time.monotonic() + 60.0
             answer_topic = f"{NS}/camera/annotated_image"
-            while image_pub.get_subscription_count() == 0 or node.count_publishers(answer_topic) == 0:
+            while not player.wait_for_subscribers(0.5) or node.count_publishers(answer_topic) == 0:
                 if not proc.alive() or time.monotonic() > deadline:
                     raise RuntimeError(f"perception node did not start; see {out / 'node.log'}")
-                time.sleep(0.1)
             time.sleep(1.0)  # both directions of discovery settle before the first frame
             n_frames = bag_info(in_bag)["topics"]["/camera/image_raw"]["count"]
             bar = tqdm(total=n_frames, desc="demo", unit="frame")
