@@ -31,35 +31,16 @@ from visualization_msgs.msg import Marker, MarkerArray
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.core.types import Category, FrameResult, PredictedPath, Track, TrackState, class_name
 from lepton_perception.core.visualize import CATEGORY_BGR
-from lepton_perception.ros.image_codec import ImageDecodeError, decode_compressed, decode_image, encode_bgr
-
-__all__ = [
-    "ImageDecodeError",
-    "camera_info_to_intrinsics",
-    "diagnostics_msg",
-    "image_msg_to_bgr",
-    "image_to_msg",
-    "markers_msg",
-    "s_to_time",
-    "time_to_s",
-]
+from lepton_perception.ros.image_codec import decode_compressed, decode_image, encode_bgr
 
 
 # --- time -------------------------------------------------------------------------------------------
-def time_to_s(stamp: Time) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
 def time_to_ns(stamp: Time) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 def ns_to_time(t_ns: int) -> Time:
     return Time(sec=t_ns // 1_000_000_000, nanosec=t_ns % 1_000_000_000)
-
-
-def s_to_time(t_s: float) -> Time:
-    return ns_to_time(round(t_s * 1e9))
 
 
 def s_to_duration(t_s: float) -> Duration:

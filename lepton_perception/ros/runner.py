@@ -23,6 +23,7 @@ from lepton_perception.core.tracking.tracker import MultiObjectTracker
 from lepton_perception.core.types import Frame, FrameResult
 from lepton_perception.core.visualize import draw_result
 from lepton_perception.ros import conversions as conv
+from lepton_perception.ros.image_codec import ImageDecodeError
 from lepton_perception.ros.params import NodeConfig, camera_key
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class PerceptionRunner:
             if skipped is None:
                 try:
                     image = conv.image_msg_to_bgr(msg)
-                except conv.ImageDecodeError as exc:
+                except ImageDecodeError as exc:
                     log.warning("camera %s: skipping frame: %s", key, exc)
                     skipped = "decode_errors"
             if skipped is not None:
