@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -175,12 +176,15 @@ def _identity(result: FrameResult, track: Track, epoch_ns: int) -> dict[str, Any
     }
 
 
+def _planning_tracks(result: FrameResult) -> Iterator[Track]:
+    """The tracks planners get: confirmed or coasting, with a ground position."""
+    return (t for t in result.tracks if t.state in _LIVE and t.ground is not None)
+
+
 def tracked_objects_msg(result: FrameResult, header: Header, epoch_ns: int) -> TrackedObjects:
     """Confirmed and coasting tracks that have a ground position (header: image stamp, target frame)."""
     out = TrackedObjects(header=header)
-    for t in result.tracks:
-        if t.state not in _LIVE or t.ground is None:
-            continue
+    for t in _planning_tracks(result):
         pose, twist, heading_known, stationary = _kinematics(t)
         kin = TrackedObjectKinematics(
             pose_with_covariance=pose,
@@ -214,9 +218,7 @@ def predicted_objects_msg(result: FrameResult, header: Header, epoch_ns: int) ->
     for p in result.paths:
         paths.setdefault(p.track_id, []).append(p)
     out = PredictedObjects(header=header)
-    for t in result.tracks:
-        if t.state not in _LIVE or t.ground is None:
-            continue
+    for t in _planning_tracks(result):
         pose, twist, _, _ = _kinematics(t)
         kin = PredictedObjectKinematics(
             initial_pose_with_covariance=pose, initial_twist_with_covariance=twist
