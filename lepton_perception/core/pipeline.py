@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from lepton_perception.core.camera import GroundProjector
 from lepton_perception.core.detection import Detector
+from lepton_perception.core.ground import GroundLocator
 from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.tracking.tracker import MultiObjectTracker
 from lepton_perception.core.types import Frame, FrameResult, TrackState
@@ -26,23 +26,23 @@ class Pipeline:
         self._make_tracker = make_tracker
         self.trackers: dict[str, MultiObjectTracker] = {}
 
-    def step(self, frame: Frame, projector: GroundProjector | None = None) -> FrameResult:
-        return self.step_batch([frame], [projector])[0]
+    def step(self, frame: Frame, locator: GroundLocator | None = None) -> FrameResult:
+        return self.step_batch([frame], [locator])[0]
 
     def step_batch(
-        self, frames: Sequence[Frame], projectors: Sequence[GroundProjector | None]
+        self, frames: Sequence[Frame], locators: Sequence[GroundLocator | None]
     ) -> list[FrameResult]:
         """All frames go through the detector in one batch; tracking is per camera."""
         t0 = time.perf_counter()
         dets = self.detector.detect([f.image for f in frames]) if frames else []
         detect_ms = (time.perf_counter() - t0) * 1e3 / max(len(frames), 1)
         results = []
-        for frame, det, projector in zip(frames, dets, projectors):
+        for frame, det, locator in zip(frames, dets, locators):
             t1 = time.perf_counter()
             tracker = self.trackers.get(frame.camera)
             if tracker is None:
                 tracker = self.trackers[frame.camera] = self._make_tracker()
-            tracks = tracker.step(det, frame.stamp_s, projector)
+            tracks = tracker.step(det, frame.stamp_s, locator)
             t2 = time.perf_counter()
             paths = []
             if self.predictor is not None:

@@ -16,6 +16,7 @@ from std_msgs.msg import Header
 
 from lepton_perception.core.camera import CameraIntrinsics, GroundProjector
 from lepton_perception.core.detection import Detector, create_detector
+from lepton_perception.core.ground import BoxFootLocator
 from lepton_perception.core.pipeline import Pipeline
 from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.prediction.predictor import RnnTrajectoryPredictor
@@ -142,7 +143,9 @@ class PerceptionRunner:
             frames.append(Frame(image, stamp_ns * 1e-9, msg.header.frame_id, key))
             projectors.append(self._projector(cam, image.shape[1], image.shape[0]))
             headers.append(msg.header)
-        results = self.pipeline.step_batch(frames, projectors)
+        foot_noise_h = self.config.tracker.foot_noise_h
+        locators = [None if p is None else BoxFootLocator(p, foot_noise_h) for p in projectors]
+        results = self.pipeline.step_batch(frames, locators)
         for frame, result, header, projector in zip(frames, results, headers, projectors):
             cam = self.cameras[frame.camera]
             cam.counters["processed"] += 1

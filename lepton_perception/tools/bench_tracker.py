@@ -20,6 +20,7 @@ import numpy as np
 
 from lepton_perception.core.camera import GroundProjector
 from lepton_perception.core.evaluation.geometry import KITTI_INTRINSICS, KITTI_POSE
+from lepton_perception.core.ground import BoxFootLocator
 from lepton_perception.core.tracking import MultiObjectTracker
 from lepton_perception.core.types import Detections
 from lepton_perception.tools.common import print_json
@@ -77,13 +78,13 @@ def synthetic_frames(n_obj: int, n_steps: int, rate_hz: float, seed: int) -> lis
 
 
 def _one_run(
-    frames: list[Detections], rate_hz: float, projector: GroundProjector | None, warm: int
+    frames: list[Detections], rate_hz: float, locator: BoxFootLocator | None, warm: int
 ) -> dict[str, Any]:
     tracker = MultiObjectTracker()
     times_ms, cpu_ms, n_tracks = [], [], []
     for k, dets in enumerate(frames):
         t0, c0 = time.perf_counter(), time.thread_time()
-        tracks = tracker.step(dets, k / rate_hz, projector)
+        tracks = tracker.step(dets, k / rate_hz, locator)
         dt_ms, dc_ms = 1e3 * (time.perf_counter() - t0), 1e3 * (time.thread_time() - c0)
         if k >= warm:
             times_ms.append(dt_ms)
@@ -106,14 +107,14 @@ def _one_run(
 def run(args: argparse.Namespace) -> int:
     warm = 50
     frames = synthetic_frames(args.objects, warm + args.steps, args.rate_hz, args.seed)
-    projector = None if args.no_ground else GroundProjector(KITTI_INTRINSICS, KITTI_POSE)
+    locator = None if args.no_ground else BoxFootLocator(GroundProjector(KITTI_INTRINSICS, KITTI_POSE))
     # Repeats on the same frames; the run with the lowest median is the one least disturbed by other
     # processes on a shared machine (as timeit reports the best of its repeats). All are reported.
-    runs = [_one_run(frames, args.rate_hz, projector, warm) for _ in range(args.repeat)]
+    runs = [_one_run(frames, args.rate_hz, locator, warm) for _ in range(args.repeat)]
     best = min(runs, key=lambda r: r["step_ms_median"])
     result = {
         "objects": args.objects,
-        "ground": projector is not None,
+        "ground": locator is not None,
         "steps": args.steps,
         "repeat": args.repeat,
         **best,

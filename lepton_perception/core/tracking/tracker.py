@@ -32,7 +32,7 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from lepton_perception.core.camera import GroundProjector
+from lepton_perception.core.ground import GroundFix, GroundLocator, no_fix
 from lepton_perception.core.tracking.association import (
     GATED,
     centre_distance_cost,
@@ -84,7 +84,9 @@ class TrackerConfig:
     measurement_noise_h: float = 0.03  # detection box std, box heights
     initial_velocity_hps: float = 1.0  # initial box-velocity std, box heights / s
     # Ground-plane Kalman filter.
-    foot_noise_h: float = 0.03  # std of the box bottom-centre, box heights (min: the projector's)
+    foot_noise_h: float = (
+        0.03  # std of the box bottom-centre, box heights (min: the projector's); BoxFootLocator
+    )
     ground_accel_mps2: float = 3.0  # white-acceleration std of vehicles / unknown objects, m/s^2
     pedestrian_accel_mps2: float = 1.5  # for pedestrians and cyclists, m/s^2
     initial_speed_mps: float = 10.0  # initial ground-velocity std, m/s
@@ -202,7 +204,7 @@ def _x_to_xyxy(x: F64) -> F64:
 
 
 class MultiObjectTracker:
-    """``step(detections, stamp_s, projector)`` once per image of one camera; ids belong to this instance."""
+    """``step(detections, stamp_s, locator)`` once per image of one camera; ids belong to this instance."""
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
@@ -215,7 +217,7 @@ class MultiObjectTracker:
 
     # ----------------------------------------------------------------------------------------- step
     def step(
-        self, detections: Detections, stamp_s: float, projector: GroundProjector | None = None
+        self, detections: Detections, stamp_s: float, locator: GroundLocator | None = None
     ) -> list[Track]:
         if not math.isfinite(stamp_s):
             raise ValueError(f"stamp must be finite, got {stamp_s}")
@@ -297,7 +299,8 @@ class MultiObjectTracker:
         self._update_matched(ti, boxes[di], scores[di], stamp_s)
         # Only matched and new-born detections need a ground position.
         born = np.flatnonzero(det_free & (scores >= cfg.birth_score))
-        foot_xy, foot_cov, foot_ok = self._project(boxes[np.concatenate([di, born])], projector)
+        located = np.concatenate([di, born])
+        foot_xy, foot_cov, foot_ok = self._project(boxes[located], classes[located], locator)
         m = len(di)
         self._update_ground(ti, foot_xy[:m], foot_cov[:m], foot_ok[:m], stamp_s)
 
@@ -400,13 +403,10 @@ class MultiObjectTracker:
             x, P = model.predict(x, P, step, self._box_accel_var(x, box_q))
             t.x[sel], t.P[sel] = x, P
 
-    def _project(self, boxes: F64, projector: GroundProjector | None) -> tuple[F64, F64, BoolArray]:
-        n = len(boxes)
-        if projector is None or n == 0:
-            return np.full((n, 2), np.nan), np.full((n, 2, 2), np.nan), np.zeros(n, bool)
-        foot = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
-        sigma = np.maximum(self.config.foot_noise_h * (boxes[:, 3] - boxes[:, 1]), projector.pixel_sigma_px)
-        return projector.to_ground(foot, sigma_px=sigma)
+    def _project(self, boxes: F64, classes: I64, locator: GroundLocator | None) -> GroundFix:
+        if locator is None or len(boxes) == 0:
+            return no_fix(len(boxes))
+        return locator.locate(boxes, classes)
 
     def _update_ground(self, ti: I64, xy: F64, cov: F64, ok: BoolArray, stamp_s: float) -> None:
         if not ok.any():

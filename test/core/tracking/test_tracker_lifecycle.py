@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 
 from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
+from lepton_perception.core.ground import BoxFootLocator
 from lepton_perception.core.tracking import MultiObjectTracker, TrackerConfig
 from lepton_perception.core.types import Detections, Track, TrackState
 
 PROJECTOR = GroundProjector(
     CameraIntrinsics(721.5377, 721.5377, 609.5593, 172.854, 1242, 375), CameraPose(z_m=1.65)
 )
+LOCATOR = BoxFootLocator(PROJECTOR)
 # Cars on the road: start (x, y) m in the vehicle frame and constant velocity (vx, vy) m/s.
 OBJECTS = [((15.0, 4.0), (5.0, 0.0)), ((30.0, -2.0), (-3.0, 0.0)), ((10.0, -7.0), (1.0, 0.5))]
 CAR = 2  # COCO car
@@ -39,7 +41,7 @@ def scene(stamp_s: float, rng: np.random.Generator, hidden: set[int] = frozenset
 def run(stamps: np.ndarray, hidden_at=lambda t: set()) -> list[list[Track]]:
     rng = np.random.default_rng(7)
     tracker = MultiObjectTracker()
-    return [tracker.step(scene(float(t), rng, hidden_at(t)), float(t), PROJECTOR) for t in stamps]
+    return [tracker.step(scene(float(t), rng, hidden_at(t)), float(t), LOCATOR) for t in stamps]
 
 
 def final_velocities(tracks: list[Track], t: float) -> list[np.ndarray]:
@@ -179,7 +181,7 @@ def test_history_keeps_only_history_s() -> None:
     tracker = MultiObjectTracker(TrackerConfig(history_s=1.0))
     rng = np.random.default_rng(0)
     for k in range(50):  # > 32 rows: exercises the ring buffer's compaction
-        out = tracker.step(scene(0.1 * k, rng), 0.1 * k, PROJECTOR)
+        out = tracker.step(scene(0.1 * k, rng), 0.1 * k, LOCATOR)
     assert len(out) == len(OBJECTS)
     for tr in out:
         assert tr.history[0, 0] >= 4.9 - 1.0 - 1e-9 and len(tr.history) == 11
