@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import struct
+import zlib
+
 import cv2
 import numpy as np
 import pytest
 
-from lepton_perception.ros.image_codec import ImageDecodeError, decode_compressed, decode_image
+from lepton_perception.ros import image_codec
+from lepton_perception.ros.image_codec import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    ImageDecodeError,
+    compressed_size,
+    decode_compressed,
+    decode_image,
+)
 
 RNG = np.random.default_rng(0)
 # Smooth image so that chroma subsampling (yuv422, nv21) and demosaicing stay close to the original.
@@ -121,16 +132,86 @@ def test_rejected_encodings_say_why(encoding: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("width", "height", "step", "nbytes", "message"),
+    ("encoding", "width", "height", "step", "nbytes", "message"),
     [
-        (0, 48, 0, 0, "empty image"),
-        (64, 48, 64 * 3, 64 * 3 * 47, "do not hold"),  # truncated
-        (64, 48, 100, 100 * 48, "do not hold"),  # step smaller than a row
+        ("bgr8", 0, 48, 0, 0, "empty image"),
+        ("bgr8", 64, -1, 192, 0, "empty image"),
+        ("bgr8", 64, 48, 64 * 3, 64 * 3 * 47, "data is 9024 bytes, expected step x rows = 192 x 48"),
+        ("bgr8", 64, 48, 64 * 3, 64 * 3 * 48 + 1, "data is 9217 bytes"),  # trailing bytes
+        ("bgr8", 64, 48, 64 * 3 * 48 - 1, 64 * 3 * 47 + 8, "data is"),  # last row shorter than step
+        ("bgr8", 64, 48, 100, 100 * 48, "step 100 is shorter than a row of 192 bytes"),
+        ("mono16", 64, 48, 64, 64 * 48, "step 64 is shorter than a row of 128 bytes"),
+        ("yuv422", 63, 48, 126, 126 * 48, "odd width; 4:2:2"),
+        ("yuyv", 1, 1, 2, 2, "odd width; 4:2:2"),
+        ("nv21", 64, 47, 64, 64 * 70, "4:2:0 needs an even width and height"),
+        ("nv12", 63, 48, 64, 64 * 72, "4:2:0 needs an even width and height"),
+        ("nv12", 64, 48, 64, 64 * 48, "data is 3072 bytes, expected step x rows = 64 x 72"),
     ],
 )
-def test_bad_geometry_is_an_error(width: int, height: int, step: int, nbytes: int, message: str) -> None:
-    with pytest.raises(ImageDecodeError, match=message):
-        decode_image("bgr8", width, height, step, bytes(nbytes))
+def test_bad_geometry_is_an_error(
+    encoding: str, width: int, height: int, step: int, nbytes: int, message: str
+) -> None:
+    with pytest.raises(ImageDecodeError, match=re.escape(message)):
+        decode_image(encoding, width, height, step, bytes(nbytes))
+
+
+def test_pixel_cap_refuses_raw_frames_before_reading_data() -> None:
+    # 20000 x 20000 bgr8 would be 1.2 GB; the cap refuses it from the header fields alone.
+    with pytest.raises(ImageDecodeError, match=r"20000x20000 has 400000000 pixels, over the limit"):
+        decode_image("bgr8", 20000, 20000, 60000, b"")
+    assert DEFAULT_MAX_IMAGE_PIXELS >= 3840 * 2160 * 4  # 4K (and 8K) cameras pass by default
+    assert decode_image("bgr8", 64, 48, 192, BGR.tobytes(), max_pixels=64 * 48).shape == (48, 64, 3)
+    with pytest.raises(ImageDecodeError, match="over the limit of 3071"):
+        decode_image("bgr8", 64, 48, 192, BGR.tobytes(), max_pixels=64 * 48 - 1)
+
+
+def _png_header_bomb(width: int, height: int) -> bytes:
+    """A valid 1-bit grey PNG of ``width`` x ``height`` zeros: KBs decoding to width x height x 3."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    z = zlib.compressobj(9)
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def _jpeg_with_size(width: int, height: int) -> bytes:
+    """A real small JPEG whose start-of-frame header is rewritten to claim ``width`` x ``height``."""
+    data = bytearray(cv2.imencode(".jpg", BGR)[1].tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def test_pixel_cap_refuses_compressed_frames_from_the_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    bomb = _png_header_bomb(20000, 20000)
+    assert len(bomb) < 400_000  # the issue's case: a few hundred KB that would inflate to 1.2 GB
+
+    def no_decoding(*args: object) -> None:
+        raise AssertionError("decoded although the header is over the cap")
+
+    monkeypatch.setattr(image_codec.cv2, "imdecode", no_decoding)
+    with pytest.raises(ImageDecodeError, match=r"png \(format 'png'\) image 20000x20000 .* over the limit"):
+        decode_compressed("png", bomb)
+    with pytest.raises(ImageDecodeError, match=r"jpeg \(format 'jpeg'\) image 20000x20000 .* over the limit"):
+        decode_compressed("jpeg", _jpeg_with_size(20000, 20000))
+    with pytest.raises(ImageDecodeError, match="over the limit of 3071"):
+        decode_compressed("jpeg", _jpeg_with_size(64, 48), max_pixels=64 * 48 - 1)
+
+
+def test_compressed_size_comes_from_the_header() -> None:
+    png = cv2.imencode(".png", BGR)[1]
+    jpeg = cv2.imencode(".jpg", BGR)[1]
+    assert compressed_size(png) == ("png", 64, 48)
+    assert compressed_size(jpeg) == ("jpeg", 64, 48)
+    small_bomb = _png_header_bomb(300, 200)
+    assert decode_compressed("png", small_bomb).shape == (200, 300, 3)  # the test PNG itself is valid
+    bmp = cv2.imencode(".bmp", BGR)[1]
+    with pytest.raises(ImageDecodeError, match="only JPEG and PNG"):
+        decode_compressed("bmp", bmp.tobytes())
 
 
 def test_compressed_round_trip_and_corrupt_data() -> None:
