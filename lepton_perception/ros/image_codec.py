@@ -206,7 +206,7 @@ def compressed_size(buf: U8) -> tuple[str, int, int]:
 
     Raises ``ImageDecodeError`` for other formats: their decoded size cannot be bounded beforehand.
     """
-    b = memoryview(buf)
+    b = np.ascontiguousarray(buf, dtype=np.uint8).data
     if bytes(b[:8]) == _PNG_MAGIC:
         if len(b) < 24 or bytes(b[12:16]) != b"IHDR":
             raise ImageDecodeError(f"corrupt PNG: no IHDR header ({len(b)} bytes)")
