@@ -36,6 +36,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
+from tqdm import tqdm
 
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.ros import conversions as conv
@@ -212,6 +213,7 @@ def _drive(cfg: SoakConfig, graph: _Graph, answers: _Answers, proc: NodeProcess)
     samples: list[RssSample] = [RssSample(0, 0.0, rss_mb(pid))]
     t0_ns, start, published, answered, lost = time.time_ns(), time.monotonic(), 0, 0, 0
     n_rounds = -(-cfg.frames // len(keys))
+    bar = tqdm(total=n_rounds * len(keys), desc="soak", unit="frame", disable=None)  # stderr, TTY only
     for r in range(n_rounds):
         stamp_ns = t0_ns + round(r * ROUND_S * 1e9)
         for k in keys:
@@ -223,10 +225,12 @@ def _drive(cfg: SoakConfig, graph: _Graph, answers: _Answers, proc: NodeProcess)
         missing = answers.wait(keys, stamp_ns, cfg.answer_timeout_s)
         answered += len(keys) - len(missing)
         lost += len(missing)
+        bar.update(len(keys))
         if not proc.alive():
             break
         if time.monotonic() - start - samples[-1].t_s >= SAMPLE_PERIOD_S or r == n_rounds - 1:
             samples.append(RssSample(answered, time.monotonic() - start, rss_mb(pid)))
+    bar.close()
     wall_s = time.monotonic() - start
     return {
         "frames_published": published,
