@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import zlib
@@ -165,6 +166,7 @@ def test_pixel_cap_refuses_raw_frames_before_reading_data() -> None:
         decode_image("bgr8", 64, 48, 192, BGR.tobytes(), max_pixels=64 * 48 - 1)
 
 
+@functools.cache
 def _png_header_bomb(width: int, height: int) -> bytes:
     """A valid 1-bit grey PNG of ``width`` x ``height`` zeros: KBs decoding to width x height x 3."""
 
@@ -225,3 +227,17 @@ def test_compressed_round_trip_and_corrupt_data() -> None:
         decode_compressed("jpeg", b"")
     with pytest.raises(ImageDecodeError, match="depth"):
         decode_compressed("16UC1; compressedDepth png", jpeg.tobytes())
+
+
+def test_messages_over_the_default_cap_are_refused_by_the_conversion_layer() -> None:
+    # What the node's runner calls: the default cap applies even where no limit is configured.
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from lepton_perception.ros.conversions import image_msg_to_bgr
+
+    with pytest.raises(ImageDecodeError, match="20000x20000 has 400000000 pixels"):
+        image_msg_to_bgr(CompressedImage(format="png", data=_png_header_bomb(20000, 20000)))
+    with pytest.raises(ImageDecodeError, match="20000x20000 has 400000000 pixels"):
+        image_msg_to_bgr(Image(height=20000, width=20000, encoding="bgr8", step=60000))
+    ok = Image(height=48, width=64, encoding="bgr8", step=192, data=BGR.tobytes())
+    np.testing.assert_array_equal(image_msg_to_bgr(ok), BGR)
