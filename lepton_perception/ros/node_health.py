@@ -46,6 +46,7 @@ def camera_status(
     if snap.latency_ms_p50 is not None and snap.latency_ms_max is not None:
         values["latency_ms_p50"] = snap.latency_ms_p50
         values["latency_ms_max"] = snap.latency_ms_max
+    values.update({f"{stage}_ms_mean": ms for stage, ms in snap.stage_ms_mean.items()})
     for reason, n in diag.predictor_fallbacks.items():
         values[f"prediction_fallback_{reason}"] = n
     level, message = _level(snap, diag, io, worker_alive, frames_waiting)
@@ -55,24 +56,48 @@ def camera_status(
 def _level(
     snap: CameraSnapshot, diag: RunnerDiagnostics, io: IoConfig, worker_alive: bool, frames_waiting: bool
 ) -> tuple[int, str]:
-    if not worker_alive:
+    for found in (
+        _worker(diag, io, worker_alive, frames_waiting),
+        _camera_info(snap, io),
+        _input(snap, io),
+        _faults(snap, diag),
+    ):
+        if found is not None:
+            return found
+    return OK, "ok"
+
+
+def _worker(diag: RunnerDiagnostics, io: IoConfig, alive: bool, waiting: bool) -> tuple[int, str] | None:
+    if not alive:
         return ERROR, "worker thread is not running: no frames are processed"
-    if frames_waiting and diag.heartbeat_age_s > io.worker_stall_s:
+    if waiting and diag.heartbeat_age_s > io.worker_stall_s:
         return ERROR, f"worker stalled: no frame processed for {diag.heartbeat_age_s:.1f} s"
-    if not snap.camera_info_ok and snap.totals.get("frames_in", 0):
-        if snap.camera_info_problem:
-            n = snap.totals.get("camera_info_received", 0)
-            why = f"CameraInfo rejected ({n} received): {snap.camera_info_problem}"
-        else:
-            why = "no CameraInfo received"
-        if io.fallback_hfov_deg <= 0:
-            return ERROR, f"{why}: tracked/predicted objects withheld"
-        return WARN, f"{why}: positions from an assumed {io.fallback_hfov_deg:g} deg FOV"
+    return None
+
+
+def _camera_info(snap: CameraSnapshot, io: IoConfig) -> tuple[int, str] | None:
+    if snap.camera_info_ok or not snap.totals.get("frames_in", 0):
+        return None
+    if snap.camera_info_problem:
+        n = snap.totals.get("camera_info_received", 0)
+        why = f"CameraInfo rejected ({n} received): {snap.camera_info_problem}"
+    else:
+        why = "no CameraInfo received"
+    if io.fallback_hfov_deg <= 0:
+        return ERROR, f"{why}: tracked/predicted objects withheld"
+    return WARN, f"{why}: positions from an assumed {io.fallback_hfov_deg:g} deg FOV"
+
+
+def _input(snap: CameraSnapshot, io: IoConfig) -> tuple[int, str] | None:
     if snap.input_age_s is not None and snap.input_age_s > io.worker_stall_s:
         return ERROR, f"no input for {snap.input_age_s:.1f} s"
+    return None
+
+
+def _faults(snap: CameraSnapshot, diag: RunnerDiagnostics) -> tuple[int, str] | None:
     bad = {k: snap.window[k] for k in _WARN_COUNTERS if snap.window.get(k)}
     if bad:
         return WARN, "this period: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in bad.items())
     if diag.cpu_fallbacks:
         return WARN, f"detector fell back to the CPU after {diag.detector_faults} device fault(s)"
-    return OK, "ok"
+    return None

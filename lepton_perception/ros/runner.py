@@ -94,6 +94,7 @@ class CameraState:
     # planning_withheld, stale_skipped (the node's keep-latest slot)
     counters: Counter[str] = field(default_factory=Counter)
     latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+    stage_ms: dict[str, deque[float]] = field(default_factory=dict)  # detect/track/predict per frame
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class CameraSnapshot:
     input_age_s: float | None  # seconds since the last frame arrived (None: never)
     latency_ms_p50: float | None
     latency_ms_max: float | None
+    stage_ms_mean: dict[str, float]  # over the last LATENCY_WINDOW processed frames
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,7 @@ class PerceptionRunner:
             input_age_s=None if cam.last_input_wall_s is None else now - cam.last_input_wall_s,
             latency_ms_p50=None if lat is None else float(np.percentile(lat, 50)),
             latency_ms_max=None if lat is None else float(lat.max()),
+            stage_ms_mean={k: float(np.mean(v)) for k, v in cam.stage_ms.items()},
         )
 
     def record_latency(self, key: str, latency_ms: float) -> None:
@@ -371,6 +374,8 @@ class PerceptionRunner:
                 cam.counters["processed"] += 1
                 cam.counters["detections"] += len(result.detections)
                 cam.counters["planning_withheld"] += msgs.tracked_objects is None
+                for stage, ms in result.timings_ms.items():
+                    cam.stage_ms.setdefault(stage, deque(maxlen=LATENCY_WINDOW)).append(ms)
             outputs.append(CameraOutput(cam.key, result, msgs))
         return outputs
 

@@ -30,6 +30,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
 from unique_identifier_msgs.msg import UUID
 
+pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
+
 try:
     import autoware_perception_msgs.msg as aw
     import vision_msgs.msg as vm

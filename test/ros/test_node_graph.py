@@ -28,6 +28,8 @@ from lepton_perception.ros.params import default_params_file, load_yaml_values
 
 from .graph_utils import spin_until
 
+pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
+
 NS = "/perception"
 T0_NS = 1_700_000_000_000_000_000
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

@@ -14,6 +14,8 @@ from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera
 from lepton_perception.ros.params import config_from_values
 from lepton_perception.ros.runner import PerceptionRunner
 
+pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
+
 T0 = 1_700_000_000_000_000_000
 _BASE = {
     "io.cameras": ["/front", "/rear"],
