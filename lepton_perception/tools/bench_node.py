@@ -145,7 +145,7 @@ def bench(
                 n: node.create_publisher(CameraInfo, f"{n}/camera_info", qos_profile_sensor_data)
                 for n in names
             }
-            # One message per camera built once; only stamps change (the publisher must not be the bottleneck).
+            # Messages built once; only stamps change (the publisher must not be the bottleneck).
             msgs = {
                 n: [conv.image_to_msg(fr, Header(frame_id=f"{n.strip('/')}_optical")) for fr in frames[:8]]
                 for n in names
