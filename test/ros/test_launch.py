@@ -79,13 +79,22 @@ def test_ros2_launch_parameters_topics_frames_and_sigint(
     info_pub = node.create_publisher(CameraInfo, "/camera/camera_info", qos_profile_sensor_data)
     try:
         assert spin_until(executor, lambda: img_pub.get_subscription_count() > 0, 60.0), "node never came up"
-        params = _ros2(env, "param", "list", "--no-daemon", f"{NS}/lepton_perception")
+        params = _ros2(env, "param", "list", "--no-daemon", "--spin-time", "3", f"{NS}/lepton_perception")
         assert "io.camera_info_wait_s" in params and "tracker.max_coast_s" in params
         described = _ros2(
-            env, "param", "describe", "--no-daemon", f"{NS}/lepton_perception", "io.image_transport"
+            env,
+            "param",
+            "describe",
+            "--no-daemon",
+            "--spin-time",
+            "3",
+            f"{NS}/lepton_perception",
+            "io.image_transport",
         )
         assert "one of: raw, compressed" in described
-        info = _ros2(env, "topic", "info", "-v", "--no-daemon", f"{NS}/camera/tracked_objects")
+        info = _ros2(
+            env, "topic", "info", "-v", "--no-daemon", "--spin-time", "3", f"{NS}/camera/tracked_objects"
+        )
         assert "autoware_perception_msgs/msg/TrackedObjects" in info and "RELIABLE" in info
         intr = CameraIntrinsics.from_fov(768, 576, 60.0)
         t0 = 1_700_000_000_000_000_000
