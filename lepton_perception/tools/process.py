@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,7 +152,12 @@ def process(
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.params)
+    try:
+        config = load_config(args.params)  # the node's own check: same names, types, ranges
+    except ValueError as exc:
+        for problem in str(exc).split("; "):
+            print(f"invalid parameter: {problem}", file=sys.stderr)
+        return 2
     summary = process(
         config,
         args.input,

@@ -79,31 +79,27 @@ def test_ros2_launch_parameters_topics_frames_and_sigint(
     info_pub = node.create_publisher(CameraInfo, "/camera/camera_info", qos_profile_sensor_data)
     try:
         assert spin_until(executor, lambda: img_pub.get_subscription_count() > 0, 60.0), "node never came up"
-        params = _ros2(env, "param", "list", "--no-daemon", "--spin-time", "3", f"{NS}/lepton_perception")
-        assert "io.camera_info_wait_s" in params and "tracker.max_coast_s" in params
+        # One CLI call per check (each is a Python start): the descriptor proves declaration, type,
+        # description and choices; topic info -v proves the type and QoS.
         described = _ros2(
-            env,
-            "param",
-            "describe",
-            "--no-daemon",
-            "--spin-time",
-            "3",
-            f"{NS}/lepton_perception",
-            "io.image_transport",
-        )
-        assert "one of: raw, compressed" in described
+            env, "param", "describe", "--no-daemon", "--spin-time", "2", f"{NS}/lepton_perception",
+            "io.image_transport", "io.camera_info_wait_s",
+        )  # fmt: skip
+        assert "Type: string" in described and "one of: raw, compressed" in described
+        assert "Type: double" in described and "Min value: 0.0" in described
         info = _ros2(
-            env, "topic", "info", "-v", "--no-daemon", "--spin-time", "3", f"{NS}/camera/tracked_objects"
+            env, "topic", "info", "-v", "--no-daemon", "--spin-time", "2", f"{NS}/camera/tracked_objects"
         )
         assert "autoware_perception_msgs/msg/TrackedObjects" in info and "RELIABLE" in info
         intr = CameraIntrinsics.from_fov(768, 576, 60.0)
         t0 = 1_700_000_000_000_000_000
-        for k in range(8):
+        for k in range(4):
             header = Header(stamp=ns_to_time(t0 + k * 100_000_000), frame_id="camera_optical")
             info_pub.publish(intrinsics_to_camera_info(intr, header))
             img_pub.publish(image_to_msg(pets_frames[k], header))
-            spin_until(executor, lambda n=k: len(tracked) > n, 5.0)
-        assert tracked, "no TrackedObjects came out"
+            if spin_until(executor, lambda: len(tracked) >= 2, 5.0):
+                break
+        assert len(tracked) >= 2, "no TrackedObjects came out"
         assert tracked[-1].header.frame_id == "base_link"
     finally:
         executor.shutdown()

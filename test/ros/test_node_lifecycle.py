@@ -4,6 +4,8 @@ start-up and while frames flow (no traceback, exit 0, the node answered frames b
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +44,18 @@ def test_params_file_typos_and_type_errors_exit_2_naming_them(tmp_path: Path) ->
     assert "invalid parameter: unknown parameter tracker.max_coast_seconds" in text
     assert "invalid parameter: io.camera_info_wait_s: expected double, got integer 1" in text
     assert "Traceback" not in text
+    # `lepton process` refuses the same file with the same lines and the same exit code.
+    offline = subprocess.run(
+        [sys.executable, "-m", "lepton_perception.tools.cli", "process", str(tmp_path), "--out",
+         str(tmp_path / "out"), "--params", str(bad)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert offline.returncode == 2
+    assert offline.stderr.splitlines() == [
+        "invalid parameter: unknown parameter tracker.max_coast_seconds",
+        "invalid parameter: io.camera_info_wait_s: expected double, got integer 1",
+    ]
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
