@@ -36,7 +36,7 @@ def camera_status(
     window_s = max(snap.window_s, 1e-6)
     values["input_hz"] = (snap.window.get("frames_in", 0) + snap.window.get("stale_skipped", 0)) / window_s
     values["processed_hz"] = snap.window.get("processed", 0) / window_s
-    values["camera_info"] = "ok" if snap.camera_info_ok else "missing"
+    values["camera_info"] = "yes" if snap.camera_info_ok else "missing"
     values["detector"] = diag.detector
     values["detector_faults"] = diag.detector_faults
     values["detector_cpu_fallbacks"] = diag.cpu_fallbacks

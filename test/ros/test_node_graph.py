@@ -189,3 +189,12 @@ def test_live_parameters_change_and_others_are_refused(graph) -> None:
         "tracker.max_coast_s", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=-1.0)
     )
     assert not out_of_range.successful
+    assert out_of_range.reason == "tracker.max_coast_s=-1.0 is outside [0, inf]"
+    nan = set_one(
+        "tracker.accel_noise_hps2", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=math.nan)
+    )
+    assert not nan.successful and nan.reason == "tracker.accel_noise_hps2: nan is not a finite number"
+    wrong_type = set_one(
+        "tracker.max_coast_s", ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=2)
+    )
+    assert not wrong_type.successful
