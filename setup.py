@@ -9,7 +9,8 @@ package_name = "lepton_perception"
 # are installed into share/lepton_perception/models so `ros2 run` / `ros2 launch` find them from any
 # working directory (ros/params.py resolve_default_model).
 _shared = Path(os.environ.get("LEPTON_SHARED") or Path(__file__).resolve().parent.parent / "shared")
-_models = [str(p) for p in [_shared / "models" / "yolox_nano.onnx"] if p.is_file()]
+_here = Path(__file__).resolve().parent
+_models = [os.path.relpath(p, _here) for p in [_shared / "models" / "yolox_nano.onnx"] if p.is_file()]
 
 setup(
     name=package_name,
@@ -32,7 +33,7 @@ setup(
     entry_points={
         "console_scripts": [
             "lepton = lepton_perception.tools.cli:main",
-            "perception_node = lepton_perception.ros.perception_node:main",
+            "perception_node = lepton_perception.ros.node_main:main",
         ],
     },
 )

@@ -235,12 +235,21 @@ def check_values(values: dict[str, Any]) -> list[str]:
     cameras = values.get("io.cameras", list(IoConfig().cameras))
     if not isinstance(cameras, list | tuple) or not all(isinstance(c, str) for c in cameras):
         return [f"io.cameras: expected string_array, got {cameras!r}"]
-    specs = {s.name: s for s in specs_for(tuple(cameras))}
+    # Poses of cameras not in io.cameras are checked but unused: one params file may describe more
+    # cameras than a launch starts (the default file has `camera`, a launch may say cameras:=[/front]).
+    specs = {s.name: s for s in specs_for((*cameras, *other_pose_keys(values, cameras)))}
     problems = [f"unknown parameter {n}" for n in sorted(set(values) - set(specs))]
     for name, value in values.items():
         if name in specs and (why := check_value(specs[name], value)):
             problems.append(why)
     return problems
+
+
+def other_pose_keys(values: dict[str, Any], cameras: list[str] | tuple[str, ...]) -> list[str]:
+    """Camera keys under ``camera_poses.`` that are not configured cameras (their poses are unused)."""
+    configured = {camera_key(ns) for ns in cameras}
+    keys = {n.split(".")[1] for n in values if n.startswith("camera_poses.") and n.count(".") == 2}
+    return sorted(keys - configured)
 
 
 def _group_kwargs(prefix: str, cls: type, values: dict[str, Any]) -> dict[str, Any]:

@@ -35,12 +35,14 @@ from lepton_perception.core.detection import ModelLoadError
 from lepton_perception.core.prediction.weights import WeightsError
 from lepton_perception.ros import conversions as conv
 from lepton_perception.ros.node_health import camera_status
+from lepton_perception.ros.node_main import on_signal
 from lepton_perception.ros.params import (
     NODE_NAME,
     IoConfig,
     ParamSpec,
     check_values,
     config_from_values,
+    other_pose_keys,
     specs_for,
 )
 from lepton_perception.ros.runner import CameraOutput, PerceptionRunner
@@ -135,6 +137,10 @@ class PerceptionNode(Node):
         if problems := check_values(given):
             raise ParameterFileError("\n".join(problems))
         cameras = tuple(given.get("io.cameras", IoConfig().cameras))
+        if unused := other_pose_keys(given, cameras):
+            self.get_logger().info(
+                f"camera_poses for {', '.join(unused)} unused: not in io.cameras {list(cameras)}"
+            )
         self._specs = {s.name: s for s in specs_for(cameras)}
         return {
             s.name: self.declare_parameter(s.name, s.default, _descriptor(s)).value
@@ -284,19 +290,11 @@ class PerceptionNode(Node):
         super().destroy_node()
 
 
-class _Stop(KeyboardInterrupt):
-    """SIGINT/SIGTERM: unwind from wherever the main thread is (even a torch import) and shut down."""
-
-
-def _on_signal(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise _Stop(signal.Signals(signum).name)
-
-
 def main(args: list[str] | None = None) -> None:
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    """Run the node; started through ``node_main`` (signal handlers installed before any import)."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # started directly, not via node_main
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
     node: PerceptionNode | None = None
     code = 0
     try:
@@ -307,7 +305,7 @@ def main(args: list[str] | None = None) -> None:
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
-    except (_Stop, KeyboardInterrupt, ExternalShutdownException):
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ParameterFileError as exc:
         for line in str(exc).splitlines():
@@ -325,7 +323,7 @@ def _shutdown(node: PerceptionNode | None) -> None:
     try:
         if node is not None:
             node.destroy_node()
-    except _Stop:
+    except KeyboardInterrupt:
         pass
     finally:
         rclpy.try_shutdown()

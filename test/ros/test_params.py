@@ -109,3 +109,11 @@ def test_camera_list_creates_per_camera_poses() -> None:
     assert camera_key("/cams/front") == "cams_front"
     assert cfg.pose("cams_rear").yaw_rad == pytest.approx(3.0)
     assert cfg.pose("cams_front").yaw_rad == 0.0
+
+
+def test_poses_of_cameras_not_started_are_checked_but_not_refused() -> None:
+    values = {**load_yaml_values(default_params_file()), "io.cameras": ["/front"]}
+    assert check_values(values) == []  # the default file's `camera` pose, a launch with other cameras
+    assert config_from_values(values).camera_poses.keys() == {"front"}
+    bad = {**values, "camera_poses.camera.z_m": "high"}
+    assert check_values(bad) == ["camera_poses.camera.z_m: expected double, got string 'high'"]
