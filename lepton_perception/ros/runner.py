@@ -12,12 +12,14 @@ Threads: ``process`` runs on one worker thread. ``set_camera_info``, ``apply_con
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
@@ -41,6 +43,7 @@ from lepton_perception.ros.params import NodeConfig, camera_key
 from lepton_perception.ros.topics import OUTPUT_TOPICS, OutputTopic
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 LOG_EVERY_S = 5.0  # a repeated failure of one kind on one camera is logged at most this often
 LATENCY_WINDOW = 200  # frames kept for latency percentiles
 
@@ -255,12 +258,16 @@ class PerceptionRunner:
         accepted: list[tuple[CameraState, Frame, Header]] = []
         for key, msg in batch:
             cam = self.cameras[key]
-            skipped, frame = self._admit(cam, msg)
-            if frame is None:
-                outputs.append(CameraOutput(key, None, None, skipped))
+            admitted = self._guarded([cam], functools.partial(self._admit, cam, msg))
+            if isinstance(admitted, list):  # failed: the skip is already counted and logged
+                outputs += admitted
+            elif admitted[1] is None:
+                outputs.append(CameraOutput(key, None, None, admitted[0]))
             else:
-                accepted.append((cam, frame, msg.header))
-        outputs += self._guarded(accepted)
+                accepted.append((cam, admitted[1], msg.header))
+        if accepted:
+            ran = self._guarded([cam for cam, _, _ in accepted], lambda: self._run(accepted))
+            outputs += ran
         with self._lock:
             self._heartbeat = time.monotonic()
         return outputs
@@ -328,18 +335,17 @@ class PerceptionRunner:
         self._reset_tracks(cam)
         return None
 
-    def _guarded(self, accepted: list[tuple[CameraState, Frame, Header]]) -> list[CameraOutput]:
-        """Pipeline + messages for the accepted frames. The one place a per-frame failure is caught."""
-        if not accepted:
-            return []
+    def _guarded(self, cams: list[CameraState], step: Callable[[], T]) -> T | list[CameraOutput]:
+        """``step()``, or, if it raises, one skipped output per camera. THE place a per-frame failure
+        in any stage (decode, detector, tracker, predictor, messages) is caught, counted and logged."""
         try:
-            return self._run(accepted)
+            return step()
         except Exception as exc:  # any stage: the frame is lost, the node is not
             if _is_device_fault(exc):
                 self._device_fault(exc)
             reason = f"{type(exc).__name__}: {exc}"
             out = []
-            for cam, _, _ in accepted:
+            for cam in cams:
                 self._bump(cam, "frame_errors")
                 self._log.warning(cam.key, "frame_error", f"frame failed, skipped: {reason}")
                 out.append(CameraOutput(cam.key, None, None, "frame_errors"))

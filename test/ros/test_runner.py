@@ -244,3 +244,29 @@ def test_diagnostics_windows_restart_each_call(runner_factory, pets_frames) -> N
     assert first.window["processed"] == 1
     second = runner.diagnostics().cameras["front"]
     assert second.window.get("processed", 0) == 0 and second.totals["processed"] == 1
+
+
+def test_an_unexpected_decode_failure_is_caught_in_the_same_place(
+    runner_factory, pets_frames, caplog, monkeypatch
+) -> None:
+    """Not an ImageDecodeError (e.g. numpy on an odd-width yuv422): still one counted, logged skip."""
+    runner = runner_factory()
+    _info(runner, "front", pets_frames[0])
+    from lepton_perception.ros import runner as runner_module
+
+    real = runner_module.conv.image_msg_to_bgr
+    calls = []
+
+    def flaky(msg):
+        calls.append(msg)
+        if len(calls) == 1:
+            raise ValueError("cannot reshape array of size 1151 into shape (2,767,2)")
+        return real(msg)
+
+    monkeypatch.setattr(runner_module.conv, "image_msg_to_bgr", flaky)
+    (out,) = runner.process([("front", _msg(pets_frames[0], 0))])
+    assert out.skipped == "frame_errors" and out.messages is None
+    assert "frame failed, skipped: ValueError: cannot reshape array of size 1151" in caplog.text
+    (ok,) = runner.process([("front", _msg(pets_frames[1], 1))])
+    assert ok.result is not None
+    assert _totals(runner)["frame_errors"] == 1
