@@ -224,6 +224,7 @@ class PerceptionNode(Node):
             with self._lock:
                 while self._running and not (ready := self._ready_frames()):
                     self._lock.wait(0.05 if self._pending else 0.5)
+                    self.runner.beat()
                 if not self._running:
                     return
                 batch = [(key, self._pending.pop(key)) for key in ready]

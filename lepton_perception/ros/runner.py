@@ -122,7 +122,7 @@ class RunnerDiagnostics:
     detector: str  # "name/device"
     detector_faults: int  # detector failures since start (CUDA errors, exceptions)
     cpu_fallbacks: int  # times the detector was rebuilt on the CPU after a device fault
-    heartbeat_age_s: float  # seconds since the worker last finished a batch (or started)
+    heartbeat_age_s: float  # seconds since the worker last finished a batch or woke up idle
     predictor_fallbacks: dict[str, int]
 
 
@@ -245,6 +245,11 @@ class PerceptionRunner:
             latency_ms_max=None if lat is None else float(lat.max()),
             stage_ms_mean={k: float(np.mean(v)) for k, v in cam.stage_ms.items()},
         )
+
+    def beat(self) -> None:
+        """The worker is alive and waiting (called on every idle wake-up, so idle is not a stall)."""
+        with self._lock:
+            self._heartbeat = time.monotonic()
 
     def record_latency(self, key: str, latency_ms: float) -> None:
         with self._lock:

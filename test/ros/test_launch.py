@@ -56,7 +56,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def _ros2(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(["ros2", *args], check=False, env=env, capture_output=True, text=True, timeout=30)
+    """A ros2 CLI call; retried while discovery has not yet found the node (a loaded machine)."""
+    for _ in range(5):
+        cmd = ["ros2", *args]
+        out = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=30)
+        if out.returncode == 0 or "not found" not in out.stderr.lower():
+            break
     assert out.returncode == 0, out.stderr
     return out.stdout
 
