@@ -159,7 +159,8 @@ class PerceptionRunner:
     ) -> None:
         self.config = config
         self._detector_factory = detector_factory
-        self.detector = detector or detector_factory(config.detector)
+        self._faults = Counter[str]()
+        self.detector = detector or self._start_detector(config.detector)
         self.predictor = predictor or RnnTrajectoryPredictor(config.predictor)
         self.pipeline = Pipeline(
             self.detector, lambda: MultiObjectTracker(self.config.tracker), self.predictor
@@ -171,8 +172,18 @@ class PerceptionRunner:
         self._window_base: dict[str, Counter[str]] = {k: Counter() for k in self.cameras}
         self._window_wall = time.monotonic()
         self._heartbeat = time.monotonic()
-        self._faults = Counter[str]()
         self._log = _RateLimitedLog()
+
+    def _start_detector(self, config: DetectorConfig) -> Detector:
+        """The configured detector; if its device is unusable (no CUDA, out of memory), the CPU one."""
+        try:
+            return self._detector_factory(config)
+        except Exception as exc:
+            if config.device == "cpu" or not _is_device_fault(exc):
+                raise
+            log.error("detector on %s unavailable (%s); starting on the CPU", config.device, exc)
+            self._faults.update(["detector_faults", "cpu_fallbacks"])
+            return self._detector_factory(dataclasses.replace(config, device="cpu", fp16=False))
 
     # --- calls from other threads ------------------------------------------------------------------
     def apply_config(self, config: NodeConfig) -> None:

@@ -270,3 +270,27 @@ def test_an_unexpected_decode_failure_is_caught_in_the_same_place(
     (ok,) = runner.process([("front", _msg(pets_frames[1], 1))])
     assert ok.result is not None
     assert _totals(runner)["frame_errors"] == 1
+
+
+def test_cuda_unavailable_at_start_up_starts_on_the_cpu(pets_frames, caplog) -> None:
+    from lepton_perception.core.detection import create_detector
+
+    asked = []
+
+    def factory(cfg):
+        asked.append(cfg.device)
+        if cfg.device != "cpu":
+            raise RuntimeError("device 'cuda' requested but torch sees no CUDA device")
+        return create_detector(cfg)
+
+    config = config_from_values({**_BASE, "detector.device": "cuda"})
+    runner = PerceptionRunner(config, detector_factory=factory)
+    assert asked == ["cuda", "cpu"] and runner.detector.device == "cpu"
+    assert (
+        "detector on cuda unavailable (device 'cuda' requested but torch sees no CUDA device)" in caplog.text
+    )
+    diag = runner.diagnostics()
+    assert (diag.detector_faults, diag.cpu_fallbacks) == (1, 1)
+    _info(runner, "front", pets_frames[0])
+    (ok,) = runner.process([("front", _msg(pets_frames[0], 0))])
+    assert ok.result is not None and ok.result.detections
