@@ -73,10 +73,10 @@ def _publish(
     intr: CameraIntrinsics,
     rate: float,
     duration_s: float,
-) -> tuple[float, dict[str, int]]:
-    """Publish every camera's frames at ``rate`` for ``duration_s``; (wall start, frames per camera)."""
+    start: float,
+) -> dict[str, int]:
+    """Publish every camera's frames at ``rate`` for ``duration_s`` from wall time ``start``."""
     published = dict.fromkeys(pubs, 0)
-    start = time.time()
     period = 1.0 / rate
     k = 0
     while time.time() - start < duration_s:
@@ -91,7 +91,7 @@ def _publish(
             pub.publish(m)
             published[n] += 1
         k += 1
-    return start, published
+    return published
 
 
 def _summary(
@@ -154,7 +154,8 @@ def bench(
                 [default_params_file(), cam_params, *params], NS, log_path=log_path
             ) as proc:
                 graph.wait(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 60.0, proc)
-                start, published = _publish(pubs, info_pubs, msgs, intr, rate, duration_s)
+                start = time.time()  # answer times are measured from here (on_answer reads it)
+                published = _publish(pubs, info_pubs, msgs, intr, rate, duration_s, start)
                 time.sleep(2.0)  # answers in flight and the last diagnostics
     finally:
         os.unlink(cam_params)

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import rclpy
 from autoware_perception_msgs.msg import ObjectClassification, PredictedObjects, TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue, SetParametersResult
@@ -23,6 +22,7 @@ from visualization_msgs.msg import MarkerArray
 
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera_info, ns_to_time, time_to_ns
+from lepton_perception.ros.graph import Graph
 from lepton_perception.ros.node_process import NodeProcess
 from lepton_perception.ros.params import default_params_file, load_yaml_values
 
@@ -40,16 +40,12 @@ def graph(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Node, SingleThreadedExecutor, NodeProcess]]:
     log = tmp_path_factory.mktemp("node") / "node.log"
-    rclpy.init()
-    node = rclpy.create_node("graph_test")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    with NodeProcess(default_params_file(), NS, log_path=log) as proc:
-        yield node, executor, proc
+    with (
+        Graph("graph_test", spin=False) as g,
+        g.perception([default_params_file()], NS, log_path=log) as proc,
+    ):
+        yield g.node, g.executor, proc
         assert proc.alive(), log.read_text()[-3000:]
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown()
 
 
 def test_outputs_carry_the_source_stamp_and_frame(graph, pets_frames: list[np.ndarray]) -> None:
