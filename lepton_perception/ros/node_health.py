@@ -46,6 +46,10 @@ def camera_status(
     if snap.latency_ms_p50 is not None and snap.latency_ms_max is not None:
         values["latency_ms_p50"] = snap.latency_ms_p50
         values["latency_ms_max"] = snap.latency_ms_max
+    if snap.latency_ms_p95 is not None:
+        values["latency_ms_p95"] = snap.latency_ms_p95
+    if diag.last_failure:
+        values["last_failure"] = diag.last_failure
     values.update({f"{stage}_ms_mean": ms for stage, ms in snap.stage_ms_mean.items()})
     for reason, n in diag.predictor_fallbacks.items():
         values[f"prediction_fallback_{reason}"] = n

@@ -112,6 +112,7 @@ class CameraSnapshot:
     camera_info_problem: str
     input_age_s: float | None  # seconds since the last frame arrived (None: never)
     latency_ms_p50: float | None
+    latency_ms_p95: float | None
     latency_ms_max: float | None
     stage_ms_mean: dict[str, float]  # over the last LATENCY_WINDOW processed frames
 
@@ -122,6 +123,7 @@ class RunnerDiagnostics:
     detector: str  # "name/device"
     detector_faults: int  # detector failures since start (CUDA errors, exceptions)
     cpu_fallbacks: int  # times the detector was rebuilt on the CPU after a device fault
+    last_failure: str  # reason of the latest per-frame failure ("" if none)
     heartbeat_age_s: float  # seconds since the worker last finished a batch or woke up idle
     predictor_fallbacks: dict[str, int]
 
@@ -173,6 +175,7 @@ class PerceptionRunner:
         self._window_wall = time.monotonic()
         self._heartbeat = time.monotonic()
         self._log = _RateLimitedLog()
+        self._last_failure = ""
 
     def _start_detector(self, config: DetectorConfig) -> Detector:
         """The configured detector; if its device is unusable (no CUDA, out of memory), the CPU one."""
@@ -230,11 +233,13 @@ class PerceptionRunner:
             self._window_wall = now
             heartbeat = now - self._heartbeat
             faults = dict(self._faults)
+            last_failure = self._last_failure
         return RunnerDiagnostics(
             cameras=cams,
             detector=f"{self.detector.name}/{self.detector.device}",
             detector_faults=faults.get("detector_faults", 0),
             cpu_fallbacks=faults.get("cpu_fallbacks", 0),
+            last_failure=last_failure,
             heartbeat_age_s=heartbeat,
             predictor_fallbacks=dict(getattr(self.predictor, "fallback_counts", {})),
         )
@@ -253,6 +258,7 @@ class PerceptionRunner:
             camera_info_problem=cam.camera_info_problem,
             input_age_s=None if cam.last_input_wall_s is None else now - cam.last_input_wall_s,
             latency_ms_p50=None if lat is None else float(np.percentile(lat, 50)),
+            latency_ms_p95=None if lat is None else float(np.percentile(lat, 95)),
             latency_ms_max=None if lat is None else float(lat.max()),
             stage_ms_mean={k: float(np.mean(v)) for k, v in cam.stage_ms.items()},
         )
@@ -360,6 +366,8 @@ class PerceptionRunner:
             if _is_device_fault(exc):
                 self._device_fault(exc)
             reason = f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                self._last_failure = reason
             out = []
             for cam in cams:
                 self._bump(cam, "frame_errors")

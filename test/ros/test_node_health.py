@@ -21,6 +21,7 @@ SNAP = CameraSnapshot(
     camera_info_problem="",
     input_age_s=0.1,
     latency_ms_p50=50.0,
+    latency_ms_p95=70.0,
     latency_ms_max=80.0,
     stage_ms_mean={"detect": 40.0},
 )
@@ -29,6 +30,7 @@ DIAG = RunnerDiagnostics(
     detector="onnxruntime/cpu",
     detector_faults=0,
     cpu_fallbacks=0,
+    last_failure="",
     heartbeat_age_s=0.1,
     predictor_fallbacks={},
 )

@@ -193,6 +193,7 @@ def test_a_stage_failure_is_counted_and_the_next_frame_processed(runner_factory,
     assert ok.result is not None and ok.messages is not None
     assert _totals(runner)["frame_errors"] == 1 and _totals(runner)["processed"] == 1
     assert runner.diagnostics().detector_faults == 0  # not a device fault: no fallback
+    assert runner.diagnostics().last_failure == "ValueError: odd width 767 for yuv422"
 
 
 def test_cuda_out_of_memory_falls_back_to_the_cpu(runner_factory, pets_frames) -> None:
