@@ -1,8 +1,16 @@
+import os
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 package_name = "lepton_perception"
+# The default detector weights, when the shared data is beside the source tree (or in $LEPTON_SHARED),
+# are installed into share/lepton_perception/models so `ros2 run` / `ros2 launch` find them from any
+# working directory (ros/params.py resolve_default_model).
+_shared = Path(os.environ.get("LEPTON_SHARED") or Path(__file__).resolve().parent.parent / "shared")
+_here = Path(__file__).resolve().parent
+_models = [os.path.relpath(p, _here) for p in [_shared / "models" / "yolox_nano.onnx"] if p.is_file()]
 
 setup(
     name=package_name,
@@ -14,6 +22,7 @@ setup(
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
         ("share/" + package_name + "/config", glob("config/*")),
+        ("share/" + package_name + "/models", _models),
     ],
     install_requires=["setuptools"],
     zip_safe=False,
@@ -24,7 +33,7 @@ setup(
     entry_points={
         "console_scripts": [
             "lepton = lepton_perception.tools.cli:main",
-            "perception_node = lepton_perception.ros.perception_node:main",
+            "perception_node = lepton_perception.ros.node_main:main",
         ],
     },
 )

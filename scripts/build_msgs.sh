@@ -50,7 +50,12 @@ strip_overlay() { # colon list without entries under .msgs_ws
 }
 user_ament=$(strip_overlay "${AMENT_PREFIX_PATH:-}")
 user_pythonpath=$(strip_overlay "${PYTHONPATH:-}")
-mapfile -t all_pkgs < <(find msgs -mindepth 2 -maxdepth 2 -name package.xml -printf '%h\n' | xargs -rn1 basename | sort)
+# Interface packages: ours in msgs/, plus composition_interfaces (needed by launch_ros, shipped as
+# source in $LEPTON_SHARED/ros/src) when the shared folder has it.
+shared_src="${LEPTON_SHARED:-$root/../shared}/ros/src"
+src_dirs=(msgs)
+[ -d "$shared_src/composition_interfaces" ] && src_dirs+=("$shared_src")
+mapfile -t all_pkgs < <(find "${src_dirs[@]}" -mindepth 2 -maxdepth 2 -name package.xml -printf '%h\n' | xargs -rn1 basename | sort)
 [ "${#all_pkgs[@]}" -gt 0 ] || die "no packages under msgs/"
 # One Python start for all packages (each start re-execs once through the ROS wheels' bootstrap).
 mapfile -t py_providers < <(PYTHONPATH="$user_pythonpath" "$py" -c '
@@ -91,7 +96,7 @@ done
 
 # --- stamp: skip everything when nothing changed ---
 want=$({
-  find msgs -type f | sort | xargs sha256sum
+  find "${src_dirs[@]}" -type f | sort | xargs sha256sum
   sha256sum requirements-build.txt scripts/build_msgs.sh
   echo "venv=$venv skip=${skip_pkgs[*]:-} build=${build_pkgs[*]:-}"
 } | sha256sum | cut -d' ' -f1)
@@ -153,7 +158,7 @@ start=$(date +%s)
 rpath=""
 for pkg in "${build_pkgs[@]}"; do rpath="${rpath:+$rpath;}$ws/install/$pkg/lib"; done
 if ! colcon --log-base "$ws/log" build \
-  --base-paths msgs \
+  --base-paths "${src_dirs[@]}" \
   --build-base "$ws/build" \
   --install-base "$ws/install" \
   --packages-select "${build_pkgs[@]}" \

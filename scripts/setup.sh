@@ -7,7 +7,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 py=${PYTHON:-python3.11}
 command -v "$py" >/dev/null || py=python3
-inputs=(requirements.txt setup.py setup.cfg package.xml scripts/setup.sh)
+inputs=(requirements.txt requirements-ros-tools.txt setup.py setup.cfg package.xml scripts/setup.sh)
 [ -f requirements-eval.txt ] && inputs+=(requirements-eval.txt)
 [ -d msgs ] && inputs+=($(find msgs -type f \( -name '*.msg' -o -name 'package.xml' -o -name 'CMakeLists.txt' \) | sort))
 want=$(cat "${inputs[@]}" | sha256sum | cut -d' ' -f1)
@@ -17,6 +17,7 @@ if [ -f .venv/.setup-stamp ] && [ "$(cat .venv/.setup-stamp)" = "$want" ]; then
   if [ -x scripts/build_msgs.sh ]; then
     scripts/build_msgs.sh
   fi
+  [ ! -x scripts/ros_tools.sh ] || scripts/ros_tools.sh
   exit 0
 fi
 echo "[setup] creating/updating .venv (first run takes a few minutes)" >&2
@@ -30,6 +31,9 @@ if [ -f requirements-eval.txt ]; then
   python -m pip install -q --no-deps -r requirements-eval.txt
 fi
 python -m pip install -q --no-deps --no-build-isolation -e .
+# ros2 launch / param / topic (shared wheels) where the environment lacks them; composition_interfaces
+# for launch_ros is built with the other interface packages.
+scripts/ros_tools.sh
 if [ -x scripts/build_msgs.sh ]; then
   scripts/build_msgs.sh
 fi

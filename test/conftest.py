@@ -39,3 +39,10 @@ def pets_frames(shared: Path) -> list[np.ndarray]:
         frames.append(frame)
     cap.release()
     return frames
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With ``-m "not ros"`` the ROS test modules are not even imported (no rclpy, seconds in all)."""
+    if collection_path.suffix != ".py" or "not ros" not in (config.option.markexpr or ""):
+        return None
+    return "pytestmark = pytest.mark.ros" in collection_path.read_text(errors="ignore") or None

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from lepton_perception.core.schema import param
+
 F64 = npt.NDArray[np.float64]
 
 # Rotation taking optical-frame vectors to a camera *body* frame (x forward, y left, z up).
@@ -59,12 +61,12 @@ class CameraPose:
     Pitch is positive when the camera looks down (a right-handed rotation about y in REP 103).
     """
 
-    x_m: float = 0.0
-    y_m: float = 0.0
-    z_m: float = 1.65
-    roll_rad: float = 0.0
-    pitch_rad: float = 0.0
-    yaw_rad: float = 0.0
+    x_m: float = param(0.0, "forward position", unit="m", lo=-100.0, hi=100.0)
+    y_m: float = param(0.0, "left position", unit="m", lo=-100.0, hi=100.0)
+    z_m: float = param(1.65, "height above the road", unit="m", lo=-10.0, hi=100.0)
+    roll_rad: float = param(0.0, "roll", unit="rad", lo=-3.1416, hi=3.1416)
+    pitch_rad: float = param(0.0, "pitch, positive looking down", unit="rad", lo=-3.1416, hi=3.1416)
+    yaw_rad: float = param(0.0, "yaw, positive to the left", unit="rad", lo=-3.1416, hi=3.1416)
 
     @functools.cached_property
     def _rotation(self) -> F64:

@@ -56,7 +56,7 @@ class NodeProcess:
         for name, value in (overrides or {}).items():
             args += ["-p", f"{name}:={value}"]
         args += ["-p", f"use_sim_time:={'true' if use_sim_time else 'false'}"]
-        self.cmd = [sys.executable, "-m", "lepton_perception.ros.perception_node", *args]
+        self.cmd = [sys.executable, "-m", "lepton_perception.ros.node_main", *args]
         self.env = ros_env(domain_id)
         self.log_path = Path(log_path) if log_path else None
         self.proc: subprocess.Popen[bytes] | None = None

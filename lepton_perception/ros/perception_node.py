@@ -1,21 +1,21 @@
 """The perception node: subscriptions, QoS, keep-latest frame slots, publishers. No perception logic.
 
 Callbacks only store the newest message per camera; one worker thread takes whatever is pending
-across cameras, runs it through ``PerceptionRunner`` as one detector batch, and publishes.
+across cameras, hands it to ``PerceptionRunner`` as one detector batch, and publishes what comes back.
+All state and counters belong to the runner; the node reads them through ``runner.diagnostics()``.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import signal
+import sys
 import threading
 import time
-from collections import deque
 from typing import Any
 
-import numpy as np
 import rclpy
-from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import (
     FloatingPointRange,
@@ -27,131 +27,186 @@ from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-    qos_profile_sensor_data,
-)
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from vision_msgs.msg import Detection2DArray
-from visualization_msgs.msg import MarkerArray
 
 from lepton_perception.core.detection import ModelLoadError
 from lepton_perception.core.prediction.weights import WeightsError
 from lepton_perception.ros import conversions as conv
-from lepton_perception.ros.params import NODE_NAME, ParamSpec, config_from_values, specs_for
+from lepton_perception.ros.node_health import camera_status
+from lepton_perception.ros.node_main import on_signal
+from lepton_perception.ros.params import (
+    NODE_NAME,
+    IoConfig,
+    ParamSpec,
+    check_values,
+    config_from_values,
+    other_pose_keys,
+    specs_for,
+)
 from lepton_perception.ros.runner import CameraOutput, PerceptionRunner
-
-log = logging.getLogger(__name__)
-
-OBJECTS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-# Late-joining RViz gets the last markers.
-MARKERS_QOS = QoSProfile(
-    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+from lepton_perception.ros.topics import (
+    DIAGNOSTICS_QOS,
+    DIAGNOSTICS_TOPIC,
+    OUTPUT_TOPICS,
+    image_qos,
+    input_topics,
 )
 
+log = logging.getLogger(__name__)
+# Parameters every rclpy node may get from a params file or the command line; not ours to check.
+ROS_PARAMETERS = ("use_sim_time", "start_type_description_service")
 
-def image_qos(reliability: str) -> QoSProfile:
-    """Depth 1: only the newest frame matters; older ones are stale for planning."""
-    rel = ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort" else ReliabilityPolicy.RELIABLE
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST, depth=1, reliability=rel, durability=DurabilityPolicy.VOLATILE
-    )
+
+class ParameterFileError(ValueError):
+    """Unknown names or wrong types in the parameters given at start-up (one line per problem)."""
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
     d = ParameterDescriptor(name=spec.name, description=spec.description, read_only=not spec.live)
-    if spec.range is not None and isinstance(spec.default, float):
-        d.floating_point_range = [
-            FloatingPointRange(from_value=float(spec.range[0]), to_value=float(spec.range[1]))
-        ]
-    elif spec.range is not None and isinstance(spec.default, int) and not isinstance(spec.default, bool):
+    if spec.choices:
+        d.additional_constraints = "one of: " + ", ".join(spec.choices)
+    finite = spec.range is not None and all(abs(v) < 1e300 for v in spec.range)
+    if finite and spec.range is not None and spec.kind == "double":
+        d.floating_point_range = [FloatingPointRange(from_value=spec.range[0], to_value=spec.range[1])]
+    elif finite and spec.range is not None and spec.kind == "integer":
         d.integer_range = [IntegerRange(from_value=int(spec.range[0]), to_value=int(spec.range[1]), step=0)]
     return d
+
+
+class RosLogHandler(logging.Handler):
+    """Python ``logging`` records (the core modules use it) -> this node's ROS logger (/rosout)."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self._logger = node.get_logger()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = f"[{record.name}] {record.getMessage()}"
+        if record.levelno >= logging.ERROR:
+            self._logger.error(text)
+        elif record.levelno >= logging.WARNING:
+            self._logger.warning(text)
+        elif record.levelno >= logging.INFO:
+            self._logger.info(text)
+        else:
+            self._logger.debug(text)
+
+
+def route_python_logging(node: Node) -> None:
+    """Send every Python log record through the node's ROS logger, at the level ``--log-level`` set."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(RosLogHandler(node))
+    ros_level = node.get_logger().get_effective_level()
+    # rcutils severities are 10/20/30/40/50 like Python's (DEBUG..FATAL); UNSET (0) means INFO.
+    root.setLevel(int(ros_level) or logging.INFO)
 
 
 class PerceptionNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
-        cameras_spec = specs_for(("/camera",))[0]
-        cameras = tuple(
-            self.declare_parameter(cameras_spec.name, cameras_spec.default, _descriptor(cameras_spec)).value
-        )
-        self._specs = {s.name: s for s in specs_for(cameras)}
-        values = {cameras_spec.name: list(cameras)}
-        for spec in self._specs.values():
-            if spec.name != cameras_spec.name:
-                values[spec.name] = self.declare_parameter(spec.name, spec.default, _descriptor(spec)).value
-        config = config_from_values(values)  # raises ValueError with the offending parameter
+        route_python_logging(self)
+        values = self._declare_parameters()
+        config = config_from_values(values)  # raises ValueError naming the offending parameter
         self.runner = PerceptionRunner(config)
         self.get_logger().info(
             f"detector {self.runner.detector.name} on {self.runner.detector.device}; "
-            f"cameras {list(cameras)}; positions in {config.io.target_frame}"
+            f"cameras {list(config.io.cameras)}; positions in {config.io.target_frame}"
         )
         self.add_on_set_parameters_callback(self._on_set_parameters)
-
         self._lock = threading.Condition()
         self._pending: dict[str, Image | CompressedImage] = {}
         self._received_wall: dict[str, float] = {}
-        self._latency_ms: deque[float] = deque(maxlen=200)
-        self._stage_ms: dict[str, deque[float]] = {}
         self._qos_incompatible = 0
-        self._diag_wall = time.monotonic()
-        self._diag_counts: dict[str, tuple[int, int]] = {}  # camera -> (frames received, processed)
-        self._pubs: dict[str, dict[str, Any]] = {}
-        io = config.io
+        self._worker_errors = 0
+        self._make_pubs_and_subs(config.io)
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS)
+        self.create_timer(config.io.diagnostics_period_s, self._publish_diagnostics)
+        self._running = True
+        self._worker = threading.Thread(target=self._work, name="lepton_worker", daemon=True)
+        self._worker.start()
+
+    # --- parameters -------------------------------------------------------------------------------
+    def _declare_parameters(self) -> dict[str, Any]:
+        """Check the start-up values (params files, -p) against the schema, then declare everything."""
+        given = {name: p.value for name, p in self._parameter_overrides.items() if name not in ROS_PARAMETERS}
+        given = {n: v for n, v in given.items() if not n.startswith("qos_overrides.")}
+        if problems := check_values(given):
+            raise ParameterFileError("\n".join(problems))
+        cameras = tuple(given.get("io.cameras", IoConfig().cameras))
+        if unused := other_pose_keys(given, cameras):
+            self.get_logger().info(
+                f"camera_poses for {', '.join(unused)} unused: not in io.cameras {list(cameras)}"
+            )
+        self._specs = {s.name: s for s in specs_for(cameras)}
+        return {
+            s.name: self.declare_parameter(s.name, s.default, _descriptor(s)).value
+            for s in self._specs.values()
+        }
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        values = {s.name: self.get_parameter(s.name).value for s in self._specs.values()}
+        for p in params:
+            spec = self._specs.get(p.name)
+            if spec is None:
+                if p.name in ROS_PARAMETERS:
+                    continue
+                return SetParametersResult(successful=False, reason=f"unknown parameter {p.name}")
+            if not spec.live:
+                return SetParametersResult(successful=False, reason=f"{p.name} cannot change while running")
+            values[p.name] = p.value
+        try:
+            config = config_from_values(values)  # the schema's types and ranges, then the dataclasses'
+        except (ValueError, TypeError) as exc:
+            self.get_logger().warning(f"parameter change refused: {exc}")
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.runner.apply_config(config)
+        return SetParametersResult(successful=True)
+
+    # --- graph ----------------------------------------------------------------------------------------
+    def _make_pubs_and_subs(self, io: IoConfig) -> None:
+        self._pubs: dict[str, Any] = {}  # topic name (relative) -> publisher
         for key, cam in self.runner.cameras.items():
-            ns = cam.namespace.rstrip("/")
-            compressed = io.image_transport == "compressed"
-            topic = f"{ns}/image_raw/compressed" if compressed else f"{ns}/image_raw"
+            image_topic, image_type, info_topic = input_topics(cam.namespace, io.image_transport)
             events = SubscriptionEventCallbacks(
-                incompatible_qos=functools.partial(self._on_incompatible_qos, topic=topic)
+                incompatible_qos=functools.partial(self._on_incompatible_qos, topic=image_topic)
             )
             self.create_subscription(
-                CompressedImage if compressed else Image,
-                topic,
+                image_type,
+                image_topic,
                 functools.partial(self._on_image, key),
                 image_qos(io.image_reliability),
                 event_callbacks=events,
             )
             self.create_subscription(
-                CameraInfo,
-                f"{ns}/camera_info",
-                functools.partial(self._on_camera_info, key),
-                qos_profile_sensor_data,
+                CameraInfo, info_topic, functools.partial(self._on_camera_info, key), qos_profile_sensor_data
             )
-            self._pubs[key] = {
-                "detections": self.create_publisher(Detection2DArray, f"{key}/detections", OBJECTS_QOS),
-                "tracked_objects": self.create_publisher(
-                    TrackedObjects, f"{key}/tracked_objects", OBJECTS_QOS
-                ),
-                "predicted_objects": self.create_publisher(
-                    PredictedObjects, f"{key}/predicted_objects", OBJECTS_QOS
-                ),
-            }
-            if io.publish_annotated_image:
-                self._pubs[key]["annotated_image"] = self.create_publisher(
-                    Image, f"{key}/annotated_image", OBJECTS_QOS
-                )
-        self._markers_pub = (
-            self.create_publisher(MarkerArray, "markers", MARKERS_QOS) if io.publish_markers else None
-        )
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(io.diagnostics_period_s, self._publish_diagnostics)
-        self._running = True
-        self._worker = threading.Thread(target=self._work, name="lepton_worker", daemon=True)
-        self._worker.start()
+        keys = list(self.runner.cameras)
+        for topic in OUTPUT_TOPICS:
+            if (topic.field == "annotated_image" and not io.publish_annotated_image) or (
+                topic.field == "markers" and not io.publish_markers
+            ):
+                continue
+            for key in keys if topic.per_camera else [""]:
+                name = topic.name(key)
+                self._pubs[name] = self.create_publisher(topic.msg_type, name, topic.qos)
 
     # --- callbacks: store only --------------------------------------------------------------------
     def _on_image(self, key: str, msg: Image | CompressedImage) -> None:
         with self._lock:
             if key in self._pending:
                 # Keep only the newest frame: the older one would only add latency.
-                self.runner.cameras[key].counters["stale_skipped"] += 1
+                self.runner.count(key, "stale_skipped")
             self._pending[key] = msg
             self._received_wall[key] = time.monotonic()
+            self._lock.notify()
+
+    def _on_camera_info(self, key: str, msg: CameraInfo) -> None:
+        self.runner.set_camera_info(key, msg)
+        with self._lock:
             self._lock.notify()
 
     def _on_incompatible_qos(self, event: Any, topic: str) -> None:
@@ -163,42 +218,25 @@ class PerceptionNode(Node):
             f"io.image_reliability to match the camera driver (best_effort subscribes to both)"
         )
 
-    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        values = {s.name: self.get_parameter(s.name).value for s in self._specs.values()}
-        for p in params:
-            spec = self._specs.get(p.name)
-            if spec is None:
-                return SetParametersResult(successful=False, reason=f"unknown parameter {p.name}")
-            if not spec.live:
-                return SetParametersResult(successful=False, reason=f"{p.name} cannot change while running")
-            values[p.name] = p.value
-        try:
-            config = config_from_values(values)
-        except (ValueError, TypeError) as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
-        self.runner.config = config
-        self.runner.detector.update_filter(config.detector)
-        for tracker in self.runner.pipeline.trackers.values():
-            tracker.config = config.tracker
-        return SetParametersResult(successful=True)
-
-    # --- worker: convert -> pipeline -> publish ----------------------------------------------------
+    # --- worker: convert -> runner -> publish ------------------------------------------------------
     def _work(self) -> None:
         while True:
             with self._lock:
                 while self._running and not (ready := self._ready_frames()):
                     self._lock.wait(0.05 if self._pending else 0.5)
+                    self.runner.beat()
                 if not self._running:
                     return
                 batch = [(key, self._pending.pop(key)) for key in ready]
                 received = dict(self._received_wall)
-            outputs = self.runner.process(batch)
-            for out in outputs:
-                self._publish(out)
-                if out.result is not None:
-                    self._latency_ms.append((time.monotonic() - received[out.key]) * 1e3)
-                    for stage, ms in out.result.timings_ms.items():
-                        self._stage_ms.setdefault(stage, deque(maxlen=200)).append(ms)
+            try:
+                for out in self.runner.process(batch):
+                    self._publish(out, received[out.key])
+            except Exception as exc:  # the runner catches per-frame failures; this is the last net
+                self._worker_errors += 1
+                self.get_logger().error(
+                    f"worker: batch lost: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0
+                )
 
     def _ready_frames(self) -> list[str]:
         """Cameras whose pending frame can go now (call with the lock held).
@@ -212,88 +250,83 @@ class PerceptionNode(Node):
         return [
             key
             for key in self._pending
-            if self.runner.cameras[key].intrinsics is not None or now - self._received_wall[key] >= wait_s
+            if self.runner.has_intrinsics(key) or now - self._received_wall[key] >= wait_s
         ]
 
-    def _on_camera_info(self, key: str, msg: CameraInfo) -> None:
-        with self._lock:
-            self.runner.set_camera_info(key, msg)
-            self._lock.notify()
-
-    def _publish(self, out: CameraOutput) -> None:
+    def _publish(self, out: CameraOutput, received_wall: float) -> None:
+        if out.messages is None:
+            return
         for topic, msg in out.messages.items():
-            if topic == "markers" and self._markers_pub is not None:
-                self._markers_pub.publish(msg)
-            elif topic in self._pubs[out.key]:
-                self._pubs[out.key][topic].publish(msg)
+            pub = self._pubs.get(topic.name(out.key))
+            if pub is not None:
+                pub.publish(msg)
+        self.runner.record_latency(out.key, (time.monotonic() - received_wall) * 1e3)
 
     def _publish_diagnostics(self) -> None:
         now = self.get_clock().now().to_msg()
+        diag = self.runner.diagnostics()
+        io = self.runner.config.io
+        with self._lock:
+            waiting = set(self._pending)
+        worker_alive = self._worker.is_alive()
         arr = DiagnosticArray()
         arr.header.stamp = now
-        wall = time.monotonic()
-        elapsed = max(wall - self._diag_wall, 1e-6)
-        for key, cam in self.runner.cameras.items():
-            values: dict[str, float | int | str] = dict(cam.counters)
-            # Rates over the last period, per wall-clock second (what the machine keeps up with).
-            prev = self._diag_counts.get(key, (0, 0))
-            now_counts = (
-                cam.counters["frames_in"] + cam.counters["stale_skipped"],
-                cam.counters["processed"],
+        for key, snap in diag.cameras.items():
+            level, message, values = camera_status(
+                snap, diag, io, worker_alive=worker_alive, frames_waiting=key in waiting
             )
-            values["input_hz"] = (now_counts[0] - prev[0]) / elapsed
-            values["processed_hz"] = (now_counts[1] - prev[1]) / elapsed
-            self._diag_counts[key] = now_counts
-            values["camera_info"] = "yes" if cam.intrinsics is not None else "missing"
-            for reason, n in self.runner.predictor_fallbacks().items():
-                values[f"prediction_fallback_{reason}"] = n
-            tracker = self.runner.pipeline.trackers.get(key)
-            values["invalid_detections_skipped"] = tracker.skipped_detections if tracker is not None else 0
             values["qos_incompatible_events"] = self._qos_incompatible
-            if self._latency_ms:
-                lat = np.asarray(self._latency_ms)
-                values["latency_ms_p50"] = float(np.percentile(lat, 50))
-                values["latency_ms_max"] = float(lat.max())
-            for stage, ms in self._stage_ms.items():
-                values[f"{stage}_ms_mean"] = float(np.mean(ms))
-            level, message = 0, "ok"
-            if cam.intrinsics is None and cam.counters["frames_in"]:
-                level, message = 1, "no CameraInfo received: no ground-plane positions"
-            if cam.counters["decode_errors"]:
-                level, message = 1, f"{cam.counters['decode_errors']} undecodable frames skipped"
+            values["worker_errors"] = self._worker_errors
             arr.status += conv.diagnostics_msg(
                 now, f"{NODE_NAME}: camera {key}", key, values, level, message
             ).status
-        self._diag_wall = wall
         self._diag_pub.publish(arr)
 
     def destroy_node(self) -> None:
+        """Stop the worker after the batch it is on (its outputs are published), then the node."""
         with self._lock:
             self._running = False
             self._lock.notify()
-        self._worker.join(timeout=5.0)
+        self._worker.join(timeout=10.0)
         super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
-    rclpy.init(args=args)
+    """Run the node; started through ``node_main`` (signal handlers installed before any import)."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # started directly, not via node_main
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+    node: PerceptionNode | None = None
+    code = 0
     try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
         node = PerceptionNode()
-    except (ModelLoadError, WeightsError, ValueError) as exc:
-        logging.getLogger(NODE_NAME).error("cannot start: %s", exc)
-        rclpy.try_shutdown()
-        raise SystemExit(2) from exc
-    # Callbacks only store messages (the work is in the worker thread), so one executor thread is
-    # enough; a MultiThreadedExecutor was measured busy-spinning a core on this graph.
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
+        # Callbacks only store messages (the work is in the worker thread), so one executor thread is
+        # enough; a MultiThreadedExecutor was measured busy-spinning a core on this graph.
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except ParameterFileError as exc:
+        for line in str(exc).splitlines():
+            logging.getLogger(NODE_NAME).error("invalid parameter: %s", line)
+        code = 2
+    except (ModelLoadError, WeightsError, ValueError, OSError) as exc:
+        logging.getLogger(NODE_NAME).error("cannot start: %s", exc)
+        code = 2
     finally:
-        node.destroy_node()
+        _shutdown(node)
+    sys.exit(code)
+
+
+def _shutdown(node: PerceptionNode | None) -> None:
+    try:
+        if node is not None:
+            node.destroy_node()
+    except KeyboardInterrupt:
+        pass
+    finally:
         rclpy.try_shutdown()
 
 

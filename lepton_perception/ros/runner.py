@@ -1,21 +1,35 @@
 """Messages in -> pipeline -> messages out, with no ROS graph.
 
 The live node and the offline ``lepton process`` both drive this class, so a bag gives the same tracks
-either way. All input failures are handled here, in one place, as counted skips with a reason.
+either way. The runner owns all perception state (config, pipeline, per-camera state and counters):
+callers convert, call and publish. Every per-frame failure is handled here, in one place
+(``_guarded``), as a counted, rate-limited-logged skip with its reason; the next frame goes on.
+
+Threads: ``process`` runs on one worker thread. ``set_camera_info``, ``apply_config``, ``count`` and
+``diagnostics`` may be called from any other thread; they touch shared state only under ``_lock``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
-from collections import Counter
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
+import numpy as np
+from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray
+from visualization_msgs.msg import MarkerArray
 
 from lepton_perception.core.camera import CameraIntrinsics, GroundProjector
-from lepton_perception.core.detection import Detector, create_detector
+from lepton_perception.core.detection import Detector, DetectorConfig, create_detector
 from lepton_perception.core.ground import BoxFootLocator
 from lepton_perception.core.pipeline import Pipeline
 from lepton_perception.core.prediction.base import Predictor
@@ -26,8 +40,45 @@ from lepton_perception.core.visualize import draw_result
 from lepton_perception.ros import conversions as conv
 from lepton_perception.ros.image_codec import ImageDecodeError
 from lepton_perception.ros.params import NodeConfig, camera_key
+from lepton_perception.ros.topics import OUTPUT_TOPICS, OutputTopic
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+LOG_EVERY_S = 5.0  # a repeated failure of one kind on one camera is logged at most this often
+LATENCY_WINDOW = 200  # frames kept for latency percentiles
+
+
+# --- typed outputs -----------------------------------------------------------------------------------
+@dataclass
+class FrameMessages:
+    """Everything one processed frame publishes. ``None``: not published for this frame.
+
+    ``tracked_objects`` / ``predicted_objects`` are ``None`` (withheld) when the camera has no valid
+    intrinsics: an empty list would tell a planner "nothing there" while the camera cannot place objects.
+    """
+
+    detections: Detection2DArray
+    tracked_objects: TrackedObjects | None = None
+    predicted_objects: PredictedObjects | None = None
+    annotated_image: Image | None = None
+    markers: MarkerArray | None = None
+
+    def items(self) -> Iterator[tuple[OutputTopic, object]]:
+        """(topic of the table, message) for every message to publish, in table order."""
+        for topic in OUTPUT_TOPICS:
+            msg = getattr(self, topic.field)
+            if msg is not None:
+                yield topic, msg
+
+
+@dataclass
+class CameraOutput:
+    """What one camera's frame produced, or why it was skipped (a counter name)."""
+
+    key: str
+    result: FrameResult | None
+    messages: FrameMessages | None
+    skipped: str | None = None
 
 
 @dataclass
@@ -35,66 +86,345 @@ class CameraState:
     key: str
     namespace: str
     intrinsics: CameraIntrinsics | None = None
+    camera_info_problem: str = ""  # why the last CameraInfo was rejected ("" = none rejected)
     projector: GroundProjector | None = None
     last_stamp_ns: int | None = None
     epoch_ns: int = 0  # stamp of the first frame of the current tracker: makes track UUIDs unique
     marker_ids: set[int] = field(default_factory=set)
-    # frames_in, processed, decode_errors, duplicate_stamps, time_jumps_back, no_camera_info,
-    # camera_info_errors, stale_skipped (counted by the node's keep-latest slot)
+    last_input_wall_s: float | None = None  # time.monotonic() of the last frame handed in
+    # frames_in, processed, detections, decode_errors, frame_errors, duplicate_stamps,
+    # reordered_dropped, time_jumps_back, invalid_stamps, camera_info_received, camera_info_errors,
+    # planning_withheld, stale_skipped (the node's keep-latest slot)
     counters: Counter[str] = field(default_factory=Counter)
+    latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+    stage_ms: dict[str, deque[float]] = field(default_factory=dict)  # detect/track/predict per frame
 
 
-@dataclass
-class CameraOutput:
-    """What one camera's frame produced: messages by topic suffix, or why it was skipped."""
+@dataclass(frozen=True)
+class CameraSnapshot:
+    """A consistent copy of one camera's state for diagnostics (see ``PerceptionRunner.diagnostics``)."""
 
     key: str
-    result: FrameResult | None
-    messages: dict[str, Any]
-    skipped: str | None = None
+    totals: dict[str, int]  # counters since start
+    window: dict[str, int]  # counters since the previous diagnostics() call
+    window_s: float  # wall-clock length of that window
+    camera_info_ok: bool
+    camera_info_problem: str
+    input_age_s: float | None  # seconds since the last frame arrived (None: never)
+    latency_ms_p50: float | None
+    latency_ms_p95: float | None
+    latency_ms_max: float | None
+    stage_ms_mean: dict[str, float]  # over the last LATENCY_WINDOW processed frames
+
+
+@dataclass(frozen=True)
+class RunnerDiagnostics:
+    cameras: dict[str, CameraSnapshot]
+    detector: str  # "name/device"
+    detector_faults: int  # detector failures since start (CUDA errors, exceptions)
+    cpu_fallbacks: int  # times the detector was rebuilt on the CPU after a device fault
+    last_failure: str  # reason of the latest per-frame failure ("" if none)
+    heartbeat_age_s: float  # seconds since the worker last finished a batch or woke up idle
+    predictor_fallbacks: dict[str, int]
+
+
+class _RateLimitedLog:
+    """At most one warning per (camera, reason) every LOG_EVERY_S; says how many were held back."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def warning(self, key: str, reason: str, text: str) -> None:
+        now = time.monotonic()
+        last, held = self._last.get((key, reason), (-1e9, 0))
+        if now - last < LOG_EVERY_S:
+            self._last[(key, reason)] = (last, held + 1)
+            return
+        more = f" ({held} more like this since the last message)" if held else ""
+        log.warning("camera %s: %s%s", key, text, more)
+        self._last[(key, reason)] = (now, 0)
+
+
+def _is_device_fault(exc: BaseException) -> bool:
+    """CUDA errors (out of memory, no device, driver) that a CPU detector would not have."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(s in text for s in ("cuda", "out of memory", "outofmemory", "cudnn", "gpu"))
 
 
 class PerceptionRunner:
     def __init__(
-        self, config: NodeConfig, detector: Detector | None = None, predictor: Predictor | None = None
+        self,
+        config: NodeConfig,
+        detector: Detector | None = None,
+        predictor: Predictor | None = None,
+        detector_factory: Callable[[DetectorConfig], Detector] = create_detector,
     ) -> None:
         self.config = config
-        self.detector = detector or create_detector(config.detector)
+        self._detector_factory = detector_factory
+        self._faults = Counter[str]()
+        self.detector = detector or self._start_detector(config.detector)
         self.predictor = predictor or RnnTrajectoryPredictor(config.predictor)
         self.pipeline = Pipeline(
             self.detector, lambda: MultiObjectTracker(self.config.tracker), self.predictor
         )
         self.cameras = {camera_key(ns): CameraState(camera_key(ns), ns) for ns in config.io.cameras}
+        self._lock = threading.Lock()
+        self._pending_config: NodeConfig | None = None
+        self._reset_requests: set[str] = set()
+        self._window_base: dict[str, Counter[str]] = {k: Counter() for k in self.cameras}
+        self._window_wall = time.monotonic()
+        self._heartbeat = time.monotonic()
+        self._log = _RateLimitedLog()
+        self._last_failure = ""
 
-    def predictor_fallbacks(self) -> dict[str, int]:
-        """Why tracks got a motion-model path instead of the RNN (reason -> count), all cameras."""
-        return dict(getattr(self.predictor, "fallback_counts", {}))
+    def _start_detector(self, config: DetectorConfig) -> Detector:
+        """The configured detector; if its device is unusable (no CUDA, out of memory), the CPU one."""
+        try:
+            return self._detector_factory(config)
+        except Exception as exc:
+            if config.device == "cpu" or not _is_device_fault(exc):
+                raise
+            log.error("detector on %s unavailable (%s); starting on the CPU", config.device, exc)
+            self._faults.update(["detector_faults", "cpu_fallbacks"])
+            return self._detector_factory(dataclasses.replace(config, device="cpu", fp16=False))
+
+    # --- calls from other threads ------------------------------------------------------------------
+    def apply_config(self, config: NodeConfig) -> None:
+        """Use ``config`` (already validated) from the next batch on: filters and tracker settings."""
+        with self._lock:
+            self._pending_config = config
+
+    def reset_camera(self, key: str) -> None:
+        """Drop the camera's tracks before its next frame (e.g. a bag looped)."""
+        with self._lock:
+            self._reset_requests.add(key)
+
+    def count(self, key: str, counter: str, n: int = 1) -> None:
+        """Count an event seen outside the runner (e.g. a frame replaced in the node's slot)."""
+        with self._lock:
+            self.cameras[key].counters[counter] += n
 
     def set_camera_info(self, key: str, msg: CameraInfo) -> None:
-        cam = self.cameras[key]
         try:
             intr = conv.camera_info_to_intrinsics(msg)
+            problem = ""
         except ValueError as exc:
-            cam.counters["camera_info_errors"] += 1
-            log.warning("camera %s: ignoring CameraInfo: %s", key, exc)
+            intr, problem = None, str(exc)
+        with self._lock:
+            cam = self.cameras[key]
+            cam.counters["camera_info_received"] += 1
+            if intr is None:
+                cam.counters["camera_info_errors"] += 1
+                cam.camera_info_problem = problem
+            else:
+                cam.intrinsics, cam.camera_info_problem = intr, ""
+        if intr is None:
+            self._log.warning(key, "camera_info", f"ignoring CameraInfo: {problem}")
+
+    def has_intrinsics(self, key: str) -> bool:
+        with self._lock:
+            return self.cameras[key].intrinsics is not None
+
+    def diagnostics(self) -> RunnerDiagnostics:
+        """A consistent snapshot; counters in ``window`` restart at every call (one diagnostics period)."""
+        now = time.monotonic()
+        with self._lock:
+            cams = {key: self._snapshot(cam, now) for key, cam in self.cameras.items()}
+            self._window_wall = now
+            heartbeat = now - self._heartbeat
+            faults = dict(self._faults)
+            last_failure = self._last_failure
+        return RunnerDiagnostics(
+            cameras=cams,
+            detector=f"{self.detector.name}/{self.detector.device}",
+            detector_faults=faults.get("detector_faults", 0),
+            cpu_fallbacks=faults.get("cpu_fallbacks", 0),
+            last_failure=last_failure,
+            heartbeat_age_s=heartbeat,
+            predictor_fallbacks=dict(getattr(self.predictor, "fallback_counts", {})),
+        )
+
+    def _snapshot(self, cam: CameraState, now: float) -> CameraSnapshot:
+        totals = dict(cam.counters)
+        window = dict(cam.counters - self._window_base[cam.key])
+        self._window_base[cam.key] = Counter(cam.counters)
+        lat = np.asarray(cam.latency_ms) if cam.latency_ms else None
+        return CameraSnapshot(
+            key=cam.key,
+            totals=totals,
+            window=window,
+            window_s=now - self._window_wall,
+            camera_info_ok=cam.intrinsics is not None,
+            camera_info_problem=cam.camera_info_problem,
+            input_age_s=None if cam.last_input_wall_s is None else now - cam.last_input_wall_s,
+            latency_ms_p50=None if lat is None else float(np.percentile(lat, 50)),
+            latency_ms_p95=None if lat is None else float(np.percentile(lat, 95)),
+            latency_ms_max=None if lat is None else float(lat.max()),
+            stage_ms_mean={k: float(np.mean(v)) for k, v in cam.stage_ms.items()},
+        )
+
+    def beat(self) -> None:
+        """The worker is alive and waiting (called on every idle wake-up, so idle is not a stall)."""
+        with self._lock:
+            self._heartbeat = time.monotonic()
+
+    def record_latency(self, key: str, latency_ms: float) -> None:
+        with self._lock:
+            self.cameras[key].latency_ms.append(latency_ms)
+
+    # --- the worker's call ------------------------------------------------------------------------
+    def process(self, batch: list[tuple[str, Image | CompressedImage]]) -> list[CameraOutput]:
+        """One detector batch over the newest frame of each camera in ``batch``. Never raises."""
+        self._take_requests()
+        outputs: list[CameraOutput] = []
+        accepted: list[tuple[CameraState, Frame, Header]] = []
+        for key, msg in batch:
+            cam = self.cameras[key]
+            admitted = self._guarded([cam], functools.partial(self._admit, cam, msg))
+            if isinstance(admitted, list):  # failed: the skip is already counted and logged
+                outputs += admitted
+            elif admitted[1] is None:
+                outputs.append(CameraOutput(key, None, None, admitted[0]))
+            else:
+                accepted.append((cam, admitted[1], msg.header))
+        if accepted:
+            ran = self._guarded([cam for cam, _, _ in accepted], lambda: self._run(accepted))
+            outputs += ran
+        with self._lock:
+            self._heartbeat = time.monotonic()
+        return outputs
+
+    def _take_requests(self) -> None:
+        with self._lock:
+            config, self._pending_config = self._pending_config, None
+            resets, self._reset_requests = self._reset_requests, set()
+        if config is not None:
+            self.config = config
+            self.detector.update_filter(config.detector)
+            for tracker in self.pipeline.trackers.values():
+                tracker.config = config.tracker
+        for key in resets:
+            self._reset_tracks(self.cameras[key])
+
+    def _reset_tracks(self, cam: CameraState) -> None:
+        self.pipeline.trackers.pop(cam.key, None)
+        cam.last_stamp_ns = None
+
+    def _bump(self, cam: CameraState, counter: str) -> None:
+        with self._lock:
+            cam.counters[counter] += 1
+
+    def _admit(self, cam: CameraState, msg: Image | CompressedImage) -> tuple[str | None, Frame | None]:
+        """Stamp checks and decoding: (None, frame) or (counter name of the reason, None)."""
+        with self._lock:
+            cam.counters["frames_in"] += 1
+            cam.last_input_wall_s = time.monotonic()
+        skipped = self._check_stamp(cam, msg.header.stamp)
+        if skipped is None:
+            try:
+                image = conv.image_msg_to_bgr(msg)
+            except ImageDecodeError as exc:
+                self._log.warning(cam.key, "decode", f"skipping frame: {exc}")
+                skipped = "decode_errors"
+        if skipped is not None:
+            self._bump(cam, skipped)
+            return skipped, None
+        stamp_ns = conv.time_to_ns(msg.header.stamp)
+        if cam.last_stamp_ns is None:
+            cam.epoch_ns = stamp_ns
+        cam.last_stamp_ns = stamp_ns
+        return None, Frame(image, stamp_ns * 1e-9, msg.header.frame_id, cam.key)
+
+    def _check_stamp(self, cam: CameraState, stamp: object) -> str | None:
+        """None if the frame may go on; else the counter of why not. Large jumps back reset tracks."""
+        sec, nsec = int(getattr(stamp, "sec", -1)), int(getattr(stamp, "nanosec", -1))
+        if sec < 0 or not 0 <= nsec < 1_000_000_000 or sec == nsec == 0:  # 0.0: never set
+            self._log.warning(cam.key, "stamp", f"refusing frame with invalid stamp {sec}.{nsec:09d}")
+            return "invalid_stamps"
+        stamp_ns = sec * 1_000_000_000 + nsec
+        last = cam.last_stamp_ns
+        if last is None or stamp_ns > last:
+            return None
+        if stamp_ns == last:
+            return "duplicate_stamps"
+        back_s = (last - stamp_ns) * 1e-9
+        if back_s <= self.config.io.reorder_tolerance_s:
+            self._log.warning(cam.key, "reorder", f"dropping a frame {back_s:.3f} s older than the last")
+            return "reordered_dropped"
+        # Bag looped or clock reset: old tracks would be predicted backwards in time.
+        log.warning("camera %s: time jumped back %.3f s; resetting its tracks", cam.key, back_s)
+        self._bump(cam, "time_jumps_back")
+        self._reset_tracks(cam)
+        return None
+
+    def _guarded(self, cams: list[CameraState], step: Callable[[], T]) -> T | list[CameraOutput]:
+        """``step()``, or, if it raises, one skipped output per camera. THE place a per-frame failure
+        in any stage (decode, detector, tracker, predictor, messages) is caught, counted and logged."""
+        try:
+            return step()
+        except Exception as exc:  # any stage: the frame is lost, the node is not
+            if _is_device_fault(exc):
+                self._device_fault(exc)
+            reason = f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                self._last_failure = reason
+            out = []
+            for cam in cams:
+                self._bump(cam, "frame_errors")
+                self._log.warning(cam.key, "frame_error", f"frame failed, skipped: {reason}")
+                out.append(CameraOutput(cam.key, None, None, "frame_errors"))
+            return out
+
+    def _device_fault(self, exc: Exception) -> None:
+        """A CUDA failure: count it; rebuild the detector on the CPU unless it already is there."""
+        with self._lock:
+            self._faults["detector_faults"] += 1
+        if str(self.detector.device).startswith("cpu"):
             return
-        cam.intrinsics = intr  # the projector follows on the next frame if this changed anything
+        log.error("detector on %s failed (%s); switching to the CPU", self.detector.device, exc)
+        try:
+            cpu = self._detector_factory(dataclasses.replace(self.config.detector, device="cpu", fp16=False))
+        except Exception as again:
+            log.error("no CPU detector either: %s", again)
+            return
+        self.detector = self.pipeline.detector = cpu
+        with self._lock:
+            self._faults["cpu_fallbacks"] += 1
+
+    def _run(self, accepted: list[tuple[CameraState, Frame, Header]]) -> list[CameraOutput]:
+        frames = [frame for _, frame, _ in accepted]
+        projectors = [self._projector(cam, f.image.shape[1], f.image.shape[0]) for cam, f, _ in accepted]
+        foot_noise_h = self.config.tracker.foot_noise_h
+        locators = [None if p is None else BoxFootLocator(p, foot_noise_h) for p in projectors]
+        results = self.pipeline.step_batch(frames, locators)
+        outputs = []
+        for (cam, frame, header), result, projector in zip(accepted, results, projectors):
+            msgs = self._messages(cam, frame, result, header, projector)
+            with self._lock:
+                cam.counters["processed"] += 1
+                cam.counters["detections"] += len(result.detections)
+                cam.counters["planning_withheld"] += msgs.tracked_objects is None
+                for stage, ms in result.timings_ms.items():
+                    cam.stage_ms.setdefault(stage, deque(maxlen=LATENCY_WINDOW)).append(ms)
+            outputs.append(CameraOutput(cam.key, result, msgs))
+        return outputs
 
     def _projector(self, cam: CameraState, width: int, height: int) -> GroundProjector | None:
         """The camera's projector for this image size, rebuilt only when the intrinsics change."""
-        intr = cam.intrinsics
+        with self._lock:
+            intr = cam.intrinsics
         if intr is None:
-            cam.counters["no_camera_info"] += 1
             fallback = self.config.io.fallback_hfov_deg
-            if cam.counters["no_camera_info"] == 1:
-                log.warning(
-                    "camera %s: no CameraInfo on %s/camera_info yet: %s",
-                    cam.key,
-                    cam.namespace.rstrip("/"),
+            self._log.warning(
+                cam.key,
+                "no_camera_info",
+                f"no valid CameraInfo on {cam.namespace.rstrip('/')}/camera_info: "
+                + (
                     f"assuming a {fallback:g} deg FOV"
                     if fallback > 0
-                    else "no ground-plane positions until it arrives (image-space tracks still published)",
-                )
+                    else "tracked/predicted objects withheld until it arrives (detections still published)"
+                ),
+            )
             if fallback <= 0:
                 return None
             intr = CameraIntrinsics.from_fov(width, height, fallback)
@@ -104,56 +434,6 @@ class PerceptionRunner:
             cam.projector = GroundProjector(intr, self.config.pose(cam.key))
         return cam.projector
 
-    def process(self, batch: list[tuple[str, Image | CompressedImage]]) -> list[CameraOutput]:
-        """One detector batch over the newest frame of each camera in ``batch``."""
-        frames: list[Frame] = []
-        projectors: list[GroundProjector | None] = []
-        headers: list[Header] = []
-        outputs: list[CameraOutput] = []
-        for key, msg in batch:
-            cam = self.cameras[key]
-            cam.counters["frames_in"] += 1
-            stamp_ns = conv.time_to_ns(msg.header.stamp)
-            skipped = None
-            if cam.last_stamp_ns is not None and stamp_ns == cam.last_stamp_ns:
-                skipped = "duplicate_stamps"
-            elif cam.last_stamp_ns is not None and stamp_ns < cam.last_stamp_ns:
-                # Bag looped or clock reset: old tracks would be predicted backwards in time.
-                log.warning(
-                    "camera %s: time jumped back %.3f s; resetting its tracks",
-                    key,
-                    (cam.last_stamp_ns - stamp_ns) * 1e-9,
-                )
-                cam.counters["time_jumps_back"] += 1
-                self.pipeline.trackers.pop(key, None)
-                cam.last_stamp_ns = None
-            if skipped is None:
-                try:
-                    image = conv.image_msg_to_bgr(msg)
-                except ImageDecodeError as exc:
-                    log.warning("camera %s: skipping frame: %s", key, exc)
-                    skipped = "decode_errors"
-            if skipped is not None:
-                cam.counters[skipped] += 1
-                outputs.append(CameraOutput(key, None, {}, skipped))
-                continue
-            if cam.last_stamp_ns is None:
-                cam.epoch_ns = stamp_ns
-            cam.last_stamp_ns = stamp_ns
-            frames.append(Frame(image, stamp_ns * 1e-9, msg.header.frame_id, key))
-            projectors.append(self._projector(cam, image.shape[1], image.shape[0]))
-            headers.append(msg.header)
-        foot_noise_h = self.config.tracker.foot_noise_h
-        locators = [None if p is None else BoxFootLocator(p, foot_noise_h) for p in projectors]
-        results = self.pipeline.step_batch(frames, locators)
-        for frame, result, header, projector in zip(frames, results, headers, projectors):
-            cam = self.cameras[frame.camera]
-            cam.counters["processed"] += 1
-            cam.counters["detections"] += len(result.detections)
-            msgs = self._messages(cam, frame, result, header, projector)
-            outputs.append(CameraOutput(cam.key, result, msgs))
-        return outputs
-
     def _messages(
         self,
         cam: CameraState,
@@ -161,20 +441,19 @@ class PerceptionRunner:
         result: FrameResult,
         header: Header,
         projector: GroundProjector | None,
-    ) -> dict[str, Any]:
+    ) -> FrameMessages:
         io = self.config.io
         planning_header = Header(stamp=header.stamp, frame_id=io.target_frame)
-        msgs: dict[str, Any] = {
-            "detections": conv.detections_msg(result, header),
-            "tracked_objects": conv.tracked_objects_msg(result, planning_header, cam.epoch_ns),
-            "predicted_objects": conv.predicted_objects_msg(result, planning_header, cam.epoch_ns),
-        }
+        msgs = FrameMessages(detections=conv.detections_msg(result, header))
+        if projector is not None:  # without intrinsics no ground positions: withhold, do not send "empty"
+            msgs.tracked_objects = conv.tracked_objects_msg(result, planning_header, cam.epoch_ns)
+            msgs.predicted_objects = conv.predicted_objects_msg(result, planning_header, cam.epoch_ns)
         if io.publish_markers:
-            msgs["markers"], cam.marker_ids = conv.markers_msg(
+            msgs.markers, cam.marker_ids = conv.markers_msg(
                 result, header.stamp, io.target_frame, cam.marker_ids
             )
         if io.publish_annotated_image:
-            msgs["annotated_image"] = conv.image_to_msg(
+            msgs.annotated_image = conv.image_to_msg(
                 draw_result(frame.image, result, projector=projector), header
             )
         return msgs

@@ -12,26 +12,23 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import random
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.ros import conversions as conv
-from lepton_perception.ros.node_process import NodeProcess, ros_env
+from lepton_perception.ros.graph import Graph
 from lepton_perception.ros.params import default_params_file
+from lepton_perception.ros.topics import DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, TOPIC_BY_FIELD
 from lepton_perception.tools.bag import default_video
 from lepton_perception.tools.common import print_json
 
@@ -61,21 +58,67 @@ def _frames(width: int, height: int, n: int) -> list[np.ndarray]:
     return out
 
 
-def bench(
-    cameras: int, rate: float, width: int, height: int, duration_s: float, params: list[str]
-) -> dict[str, Any]:
-    domain = random.randint(1, 100)
-    os.environ.update(ros_env(domain))
-    names = [f"/cam{i}" for i in range(cameras)]
+def _camera_params(names: list[str]) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         f.write(
             "/**:\n  ros__parameters:\n    io:\n      cameras: [" + ", ".join(f'"{n}"' for n in names) + "]\n"
         )
-        cam_params = f.name
+        return f.name
+
+
+def _publish(
+    pubs: dict[str, Any],
+    info_pubs: dict[str, Any],
+    msgs: dict[str, list[Image]],
+    intr: CameraIntrinsics,
+    rate: float,
+    duration_s: float,
+    start: float,
+) -> dict[str, int]:
+    """Publish every camera's frames at ``rate`` for ``duration_s`` from wall time ``start``."""
+    published = dict.fromkeys(pubs, 0)
+    period = 1.0 / rate
+    k = 0
+    while time.time() - start < duration_s:
+        delay = start + k * period - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        stamp = conv.ns_to_time(time.time_ns())
+        for n, pub in pubs.items():
+            m = msgs[n][k % len(msgs[n])]
+            m.header.stamp = stamp
+            info_pubs[n].publish(conv.intrinsics_to_camera_info(intr, m.header))
+            pub.publish(m)
+            published[n] += 1
+        k += 1
+    return published
+
+
+def _summary(
+    lat_s: list[tuple[float, float]], published: int, duration_s: float, diag: dict[str, str]
+) -> dict[str, Any]:
+    lat = np.array([x for _, x in lat_s]) * 1e3
+    t = np.array([t for t, _ in lat_s])
+    thirds = [lat[(t >= duration_s * i / 3) & (t < duration_s * (i + 1) / 3)] for i in range(3)]
+    return {
+        "published": published,
+        "processed": len(lat),
+        "processed_hz": round(len(lat) / duration_s, 2),
+        "stale_skipped_by_node": int(diag.get("stale_skipped", 0)),
+        "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
+        "latency_ms_p95": round(float(np.percentile(lat, 95)), 1) if len(lat) else None,
+        "latency_ms_max": round(float(lat.max()), 1) if len(lat) else None,
+        "latency_ms_p50_by_third": [round(float(np.median(x)), 1) if len(x) else None for x in thirds],
+    }
+
+
+def bench(
+    cameras: int, rate: float, width: int, height: int, duration_s: float, params: list[str]
+) -> dict[str, Any]:
+    names = [f"/cam{i}" for i in range(cameras)]
+    cam_params = _camera_params(names)
     frames = _frames(width, height, 60)
     intr = CameraIntrinsics.from_fov(width, height, 70.0)
-    rclpy.init()
-    node = rclpy.create_node("lepton_bench_node")
     latencies: dict[str, list[tuple[float, float]]] = {n: [] for n in names}  # (t since start, latency s)
     last_diag: dict[str, dict[str, str]] = {}
     start = time.time()
@@ -88,76 +131,37 @@ def bench(
         for st in msg.status:
             last_diag[st.hardware_id] = {kv.key: kv.value for kv in st.values}
 
-    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-    for n in names:
-        key = n.strip("/")
-        node.create_subscription(
-            Image, f"{NS}/{key}/annotated_image", functools.partial(on_answer, n), reliable
-        )
-    node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
-    pubs = {n: node.create_publisher(Image, f"{n}/image_raw", qos_profile_sensor_data) for n in names}
-    info_pubs = {
-        n: node.create_publisher(CameraInfo, f"{n}/camera_info", qos_profile_sensor_data) for n in names
-    }
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spin = threading.Thread(target=executor.spin, daemon=True)
-    spin.start()
-    # One message per camera built once; only stamps change (the publisher must not be the bottleneck).
-    msgs = {
-        n: [conv.image_to_msg(fr, Header(frame_id=f"{n.strip('/')}_optical")) for fr in frames[:8]]
-        for n in names
-    }
-    published = dict.fromkeys(names, 0)
+    answer = TOPIC_BY_FIELD["annotated_image"]
     log_path = Path(tempfile.gettempdir()) / "lepton_bench_node.log"
     try:
-        with NodeProcess(
-            [default_params_file(), cam_params, *params], NS, domain_id=domain, log_path=log_path
-        ) as proc:
-            deadline = time.monotonic() + 60
-            while any(p.get_subscription_count() == 0 for p in pubs.values()):
-                if not proc.alive() or time.monotonic() > deadline:
-                    raise RuntimeError(f"node did not start, see {log_path}")
-                time.sleep(0.1)
-            start = time.time()
-            period = 1.0 / rate
-            k = 0
-            while time.time() - start < duration_s:
-                t_next = start + k * period
-                delay = t_next - time.time()
-                if delay > 0:
-                    time.sleep(delay)
-                stamp = conv.ns_to_time(time.time_ns())
-                for n in names:
-                    m = msgs[n][k % len(msgs[n])]
-                    m.header.stamp = stamp
-                    info_pubs[n].publish(conv.intrinsics_to_camera_info(intr, m.header))
-                    pubs[n].publish(m)
-                    published[n] += 1
-                k += 1
-            time.sleep(2.0)  # answers in flight and the last diagnostics
+        with Graph("lepton_bench_node") as graph:
+            node = graph.node
+            for n in names:
+                cb = functools.partial(on_answer, n)
+                node.create_subscription(Image, f"{NS}/{answer.name(n.strip('/'))}", cb, answer.qos)
+            node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, on_diag, DIAGNOSTICS_QOS)
+            pubs = {n: node.create_publisher(Image, f"{n}/image_raw", qos_profile_sensor_data) for n in names}
+            info_pubs = {
+                n: node.create_publisher(CameraInfo, f"{n}/camera_info", qos_profile_sensor_data)
+                for n in names
+            }
+            # Messages built once; only stamps change (the publisher must not be the bottleneck).
+            msgs = {
+                n: [conv.image_to_msg(fr, Header(frame_id=f"{n.strip('/')}_optical")) for fr in frames[:8]]
+                for n in names
+            }
+            with graph.perception(
+                [default_params_file(), cam_params, *params], NS, log_path=log_path
+            ) as proc:
+                graph.wait(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 60.0, proc)
+                start = time.time()  # answer times are measured from here (on_answer reads it)
+                published = _publish(pubs, info_pubs, msgs, intr, rate, duration_s, start)
+                time.sleep(2.0)  # answers in flight and the last diagnostics
     finally:
-        executor.shutdown()
-        spin.join(timeout=5.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
         os.unlink(cam_params)
-    per_cam = {}
-    for n in names:
-        lat = np.array([x for _, x in latencies[n]]) * 1e3
-        t = np.array([t for t, _ in latencies[n]])
-        thirds = [lat[(t >= duration_s * i / 3) & (t < duration_s * (i + 1) / 3)] for i in range(3)]
-        diag = last_diag.get(n.strip("/"), {})
-        per_cam[n] = {
-            "published": published[n],
-            "processed": len(lat),
-            "processed_hz": round(len(lat) / duration_s, 2),
-            "stale_skipped_by_node": int(diag.get("stale_skipped", 0)),
-            "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
-            "latency_ms_p95": round(float(np.percentile(lat, 95)), 1) if len(lat) else None,
-            "latency_ms_max": round(float(lat.max()), 1) if len(lat) else None,
-            "latency_ms_p50_by_third": [round(float(np.median(x)), 1) if len(x) else None for x in thirds],
-        }
+    per_cam = {
+        n: _summary(latencies[n], published[n], duration_s, last_diag.get(n.strip("/"), {})) for n in names
+    }
     return {
         "cameras": cameras,
         "rate_hz": rate,

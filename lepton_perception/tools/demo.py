@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import random
 import shutil
 import threading
 import time
@@ -20,21 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import rclpy
 from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 from tqdm import tqdm
-from vision_msgs.msg import Detection2DArray
-from visualization_msgs.msg import MarkerArray
 
 from lepton_perception.ros import conversions as conv
 from lepton_perception.ros.bag import BagMessage, bag_info
-from lepton_perception.ros.node_process import NodeProcess, ros_env
+from lepton_perception.ros.graph import Graph
 from lepton_perception.ros.params import default_params_file
 from lepton_perception.ros.player import BagPlayer
 from lepton_perception.ros.recorder import BagRecorder
+from lepton_perception.ros.topics import TOPIC_BY_FIELD, output_topics
 from lepton_perception.tools.bag import default_video, video_to_bag
 from lepton_perception.tools.common import print_json
 
@@ -100,6 +95,53 @@ class _Answers:
             self.writer.release()
 
 
+def _replay(
+    graph: Graph,
+    args: argparse.Namespace,
+    params: list[str | Path],
+    in_bag: Path,
+    out_bag: Path,
+    answers: _Answers,
+) -> tuple[int, int, dict[str, int]]:
+    """Play the input bag into the node, recording its answers. (frames, frames lost, counts per topic)."""
+    out = Path(args.out)
+    answer_topic = f"{NS}/{TOPIC_BY_FIELD['annotated_image'].name('camera')}"
+    with graph.perception(params, NS, use_sim_time=True, log_path=out / "node.log") as proc:
+        recorder = BagRecorder(
+            graph.node, out_bag, output_topics(NS, ["camera"]), on_message=answers.on_message
+        )
+        # Lock-step: no timing of its own (rate 1e6), each frame waits for the node's answer below.
+        player = BagPlayer(graph.node, in_bag, rate=args.rate or 1e6, clock=True)
+        # Every bag topic matched (camera_info is best effort at the node: a message sent before
+        # its reader knows the writer is lost), and the node's answers reach our recorder.
+        graph.wait(
+            lambda: player.wait_for_subscribers(0.5) and graph.node.count_publishers(answer_topic) > 0,
+            60.0,
+            proc,
+        )
+        time.sleep(1.0)  # both directions of discovery settle before the first frame
+        n_frames = bag_info(in_bag)["topics"]["/camera/image_raw"]["count"]
+        bar = tqdm(total=n_frames, desc="demo", unit="frame")
+        lost = 0
+
+        def after(m: BagMessage) -> None:
+            nonlocal lost
+            if m.topic != "/camera/image_raw":
+                return
+            bar.update()
+            if args.rate == 0 and not answers.wait_for(conv.time_to_ns(m.msg.header.stamp), 30.0):
+                lost += 1
+
+        player.play_once(after)
+        # Let sim time run past one more diagnostics period so the final counters are published.
+        for k in range(1, 16):
+            player.publish_clock(player.last_t_ns + k * 100_000_000)
+            time.sleep(0.1)
+        bar.close()
+        recorder.close()
+    return n_frames, lost, recorder.counts
+
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,63 +154,14 @@ def run(args: argparse.Namespace) -> int:
         video_to_bag(video, str(in_bag), fps=args.fps, max_frames=args.max_frames)
         stamp_file.write_text(stamp)
     shutil.rmtree(out_bag, ignore_errors=True)
-    domain = random.randint(1, 100)
-    os.environ.update(ros_env(domain))  # our own rclpy context joins the same graph
     answers = _Answers(out / "annotated.mp4", args.fps)
-    topics = {
-        f"{NS}/camera/detections": Detection2DArray,
-        f"{NS}/camera/tracked_objects": TrackedObjects,
-        f"{NS}/camera/predicted_objects": PredictedObjects,
-        f"{NS}/camera/annotated_image": Image,
-        f"{NS}/markers": MarkerArray,
-        "/diagnostics": DiagnosticArray,
-    }
-    rclpy.init()
-    node = rclpy.create_node("lepton_demo")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spin = threading.Thread(target=executor.spin, daemon=True)
-    spin.start()
     params: list[str | Path] = [default_params_file(), *args.params]
     t_start = time.monotonic()
-    lost = 0
     try:
-        with NodeProcess(params, NS, use_sim_time=True, domain_id=domain, log_path=out / "node.log") as proc:
-            recorder = BagRecorder(node, out_bag, topics, on_message=answers.on_message)
-            # Lock-step: no timing of its own (rate 1e6), each frame waits for the node's answer below.
-            player = BagPlayer(node, in_bag, rate=args.rate or 1e6, clock=True)
-            # Every bag topic matched (camera_info is best effort at the node: a message sent before
-            # its reader knows the writer is lost), and the node's answers reach our recorder.
-            deadline = time.monotonic() + 60.0
-            answer_topic = f"{NS}/camera/annotated_image"
-            while not player.wait_for_subscribers(0.5) or node.count_publishers(answer_topic) == 0:
-                if not proc.alive() or time.monotonic() > deadline:
-                    raise RuntimeError(f"perception node did not start; see {out / 'node.log'}")
-            time.sleep(1.0)  # both directions of discovery settle before the first frame
-            n_frames = bag_info(in_bag)["topics"]["/camera/image_raw"]["count"]
-            bar = tqdm(total=n_frames, desc="demo", unit="frame")
-
-            def after(m: BagMessage) -> None:
-                nonlocal lost
-                if m.topic != "/camera/image_raw":
-                    return
-                bar.update()
-                if args.rate == 0 and not answers.wait_for(conv.time_to_ns(m.msg.header.stamp), 30.0):
-                    lost += 1
-
-            player.play_once(after)
-            # Let sim time run past one more diagnostics period so the final counters are published.
-            for k in range(1, 16):
-                player.publish_clock(player.last_t_ns + k * 100_000_000)
-                time.sleep(0.1)
-            bar.close()
-            recorder.close()
+        with Graph("lepton_demo") as graph:
+            n_frames, lost, recorded = _replay(graph, args, params, in_bag, out_bag, answers)
     finally:
         answers.close()
-        executor.shutdown()
-        spin.join(timeout=5.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
     wall_s = time.monotonic() - t_start
     summary = {
         "frames": n_frames,
@@ -181,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         "wall_s": round(wall_s, 1),
         "output_bag": str(out_bag),
         "annotated_video": str(out / "annotated.mp4"),
-        "recorded": recorder.counts,
+        "recorded": recorded,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if args.json:

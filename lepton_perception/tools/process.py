@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,12 +110,11 @@ def process(
             frames += 1
             bar.update()
             for output in runner.process([(key, msg)]):
-                if output.result is None:
+                if output.result is None or output.messages is None:
                     continue
                 t_ns = conv.time_to_ns(msg.header.stamp)
-                for name, out_msg in output.messages.items():
-                    out_topic = f"{ns}/{name}" if name == "markers" else f"{ns}/{key}/{name}"
-                    writer.write(out_topic, out_msg, t_ns)
+                for out_topic, out_msg in output.messages.items():
+                    writer.write(f"{ns}/{out_topic.name(key)}", out_msg, t_ns)
                 res = output.result
                 n_dets += len(res.detections)
                 track_ids.update(
@@ -122,8 +122,8 @@ def process(
                 )
                 for stage, ms in res.timings_ms.items():
                     stage_ms.setdefault(stage, []).append(ms)
-                if video_out and "annotated_image" in output.messages:
-                    img = conv.image_msg_to_bgr(output.messages["annotated_image"])
+                if video_out and output.messages.annotated_image is not None:
+                    img = conv.image_msg_to_bgr(output.messages.annotated_image)
                     if writer_video is None:
                         writer_video = cv2.VideoWriter(
                             video_out,
@@ -136,8 +136,8 @@ def process(
         writer_video.release()
     wall = time.perf_counter() - t0
     counters: dict[str, int] = {}
-    for cam in runner.cameras.values():
-        for k, v in cam.counters.items():
+    for snap in runner.diagnostics().cameras.values():
+        for k, v in snap.totals.items():
             counters[k] = counters.get(k, 0) + v
     return {
         "frames": frames,
@@ -152,7 +152,12 @@ def process(
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.params)
+    try:
+        config = load_config(args.params)  # the node's own check: same names, types, ranges
+    except ValueError as exc:
+        for problem in str(exc).split("; "):
+            print(f"invalid parameter: {problem}", file=sys.stderr)
+        return 2
     summary = process(
         config,
         args.input,

@@ -30,6 +30,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message, serialize_message
 from unique_identifier_msgs.msg import UUID
 
+pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
+
 try:
     import autoware_perception_msgs.msg as aw
     import vision_msgs.msg as vm
@@ -438,6 +440,7 @@ def test_build_msgs_skips_packages_the_environment_already_provides(tmp_path: Pa
     index = user_prefix / "share" / "ament_index" / "resource_index" / "packages"
     index.mkdir(parents=True)
     (index / "autoware_perception_msgs").write_text("")
+    (index / "composition_interfaces").write_text("")  # launch_ros's, from ../shared/ros/src otherwise
     env = dict(os.environ)
     env["VIRTUAL_ENV"] = sys.prefix
     env["PYTHONPATH"] = str(tmp_path / "user_py")

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
@@ -18,6 +19,8 @@ from lepton_perception.ros.node_process import NodeProcess
 from lepton_perception.ros.params import default_params_file
 
 from .graph_utils import spin_until
+
+pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
 
 
 def test_missing_model_fails_at_start_up_naming_the_file(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import rclpy
 from autoware_perception_msgs.msg import ObjectClassification, PredictedObjects, TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue, SetParametersResult
@@ -23,10 +22,13 @@ from visualization_msgs.msg import MarkerArray
 
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera_info, ns_to_time, time_to_ns
+from lepton_perception.ros.graph import Graph
 from lepton_perception.ros.node_process import NodeProcess
 from lepton_perception.ros.params import default_params_file, load_yaml_values
 
 from .graph_utils import spin_until
+
+pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
 
 NS = "/perception"
 T0_NS = 1_700_000_000_000_000_000
@@ -38,16 +40,12 @@ def graph(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Node, SingleThreadedExecutor, NodeProcess]]:
     log = tmp_path_factory.mktemp("node") / "node.log"
-    rclpy.init()
-    node = rclpy.create_node("graph_test")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    with NodeProcess(default_params_file(), NS, log_path=log) as proc:
-        yield node, executor, proc
+    with (
+        Graph("graph_test", spin=False) as g,
+        g.perception([default_params_file()], NS, log_path=log) as proc,
+    ):
+        yield g.node, g.executor, proc
         assert proc.alive(), log.read_text()[-3000:]
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown()
 
 
 def test_outputs_carry_the_source_stamp_and_frame(graph, pets_frames: list[np.ndarray]) -> None:
@@ -187,3 +185,12 @@ def test_live_parameters_change_and_others_are_refused(graph) -> None:
         "tracker.max_coast_s", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=-1.0)
     )
     assert not out_of_range.successful
+    assert out_of_range.reason == "tracker.max_coast_s=-1.0 is outside [0, inf]"
+    nan = set_one(
+        "tracker.accel_noise_hps2", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=math.nan)
+    )
+    assert not nan.successful and nan.reason == "tracker.accel_noise_hps2: nan is not a finite number"
+    wrong_type = set_one(
+        "tracker.max_coast_s", ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=2)
+    )
+    assert not wrong_type.successful

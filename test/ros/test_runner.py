@@ -14,20 +14,22 @@ from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera
 from lepton_perception.ros.params import config_from_values
 from lepton_perception.ros.runner import PerceptionRunner
 
+pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
+
 T0 = 1_700_000_000_000_000_000
+_BASE = {
+    "io.cameras": ["/front", "/rear"],
+    "camera_poses.rear.yaw_rad": math.pi,
+    "io.publish_annotated_image": False,
+    "detector.backend": "onnxruntime",
+}
 DT = 100_000_000
 
 
 @pytest.fixture(scope="module")
 def runner_factory():
     def make(**values: object) -> PerceptionRunner:
-        base = {
-            "io.cameras": ["/front", "/rear"],
-            "camera_poses.rear.yaw_rad": math.pi,
-            "io.publish_annotated_image": False,
-            "detector.backend": "onnxruntime",
-        }
-        base.update(values)
+        base = {**_BASE, **values}
         return PerceptionRunner(config_from_values(base))
 
     return make
@@ -57,8 +59,8 @@ def test_two_cameras_one_batch_positions_in_the_common_frame(runner_factory, pet
     for k in range(6):
         outs = runner.process([("front", _msg(pets_frames[k], k)), ("rear", _msg(pets_frames[k], k))])
         assert [o.key for o in outs] == ["front", "rear"]
-    front = outs[0].messages["tracked_objects"].objects
-    rear = outs[1].messages["tracked_objects"].objects
+    front = outs[0].messages.tracked_objects.objects
+    rear = outs[1].messages.tracked_objects.objects
     assert front and len(front) == len(rear)
     fx = sorted(
         (o.kinematics.pose_with_covariance.pose.position.x, o.kinematics.pose_with_covariance.pose.position.y)
@@ -74,6 +76,10 @@ def test_two_cameras_one_batch_positions_in_the_common_frame(runner_factory, pet
     np.testing.assert_allclose(fx, rx, atol=1e-6)  # the rear camera sees the same scene turned by pi
     assert all(x > 0 for x, _ in fx)
     assert {bytes(o.object_id.uuid) for o in front}.isdisjoint({bytes(o.object_id.uuid) for o in rear})
+
+
+def _totals(runner: PerceptionRunner, key: str = "front") -> dict[str, int]:
+    return runner.diagnostics().cameras[key].totals
 
 
 def test_time_duplicates_jumps_and_bad_frames_are_counted(runner_factory, pets_frames) -> None:
@@ -93,10 +99,10 @@ def test_time_duplicates_jumps_and_bad_frames_are_counted(runner_factory, pets_f
     )
     (skipped,) = runner.process([("front", bad)])
     assert skipped.skipped == "decode_errors"
-    (back,) = runner.process([("front", _msg(pets_frames[0], 0))])  # a looped bag
+    (back,) = runner.process([("front", _msg(pets_frames[0], -20))])  # a looped bag: 2.3 s back
     assert back.result is not None
     assert all(t.hits == 1 for t in back.result.tracks)  # tracks were reset, not predicted backwards
-    c = runner.cameras["front"].counters
+    c = _totals(runner)
     assert (
         c["frames_in"],
         c["processed"],
@@ -106,12 +112,186 @@ def test_time_duplicates_jumps_and_bad_frames_are_counted(runner_factory, pets_f
     ) == (7, 5, 1, 1, 1)
 
 
-def test_without_camera_info_image_tracks_only(runner_factory, pets_frames) -> None:
+def test_small_reorder_is_dropped_without_resetting_tracks(runner_factory, pets_frames) -> None:
+    runner = runner_factory()
+    _info(runner, "front", pets_frames[0])
+    for k in range(5):
+        (out,) = runner.process([("front", _msg(pets_frames[k], k))])
+    hits_before = {t.track_id: t.hits for t in out.result.tracks}
+    (late,) = runner.process([("front", _msg(pets_frames[2], 2))])  # 0.2 s older than the last
+    assert late.skipped == "reordered_dropped" and late.messages is None
+    (nxt,) = runner.process([("front", _msg(pets_frames[5], 5))])
+    assert {t.track_id for t in nxt.result.tracks} >= set(hits_before)  # same tracks go on
+    assert _totals(runner)["reordered_dropped"] == 1
+    assert _totals(runner).get("time_jumps_back", 0) == 0
+
+
+@pytest.mark.parametrize(("sec", "nanosec"), [(0, 0), (-5, 0)])
+def test_invalid_stamps_are_refused_and_counted(runner_factory, pets_frames, sec, nanosec) -> None:
+    runner = runner_factory()
+    msg = _msg(pets_frames[0], 0)
+    msg.header.stamp.sec = sec
+    msg.header.stamp.nanosec = nanosec
+    (out,) = runner.process([("front", msg)])
+    assert out.skipped == "invalid_stamps" and out.messages is None
+    assert _totals(runner)["invalid_stamps"] == 1
+    (ok,) = runner.process([("front", _msg(pets_frames[1], 1))])
+    assert ok.result is not None  # the next normal frame is processed
+
+
+def test_without_camera_info_planning_lists_are_withheld(runner_factory, pets_frames) -> None:
+    """No intrinsics: detections go out, tracked/predicted objects do not (never an empty "clear road")."""
     runner = runner_factory()
     for k in range(4):
         (out,) = runner.process([("front", _msg(pets_frames[k], k, "front_optical"))])
-    assert out.messages["detections"].detections, "image-space tracks need no calibration"
-    assert out.messages["detections"].header.frame_id == "front_optical"
-    assert time_to_ns(out.messages["detections"].header.stamp) == T0 + 3 * DT
-    assert out.messages["tracked_objects"].objects == []
-    assert runner.cameras["front"].counters["no_camera_info"] == 4
+    msgs = out.messages
+    assert msgs is not None and msgs.detections.detections, "image-space detections need no calibration"
+    assert msgs.detections.header.frame_id == "front_optical"
+    assert time_to_ns(msgs.detections.header.stamp) == T0 + 3 * DT
+    assert msgs.tracked_objects is None and msgs.predicted_objects is None
+    assert [t.field for t, _ in msgs.items()] == ["detections", "markers"]
+    assert _totals(runner)["planning_withheld"] == 4
+    snap = runner.diagnostics().cameras["front"]
+    assert not snap.camera_info_ok and snap.camera_info_problem == ""
+
+
+def test_rejected_camera_info_is_counted_with_its_reason(runner_factory, pets_frames) -> None:
+    runner = runner_factory()
+    info = intrinsics_to_camera_info(CameraIntrinsics.from_fov(768, 576, 60.0), Header(frame_id="cam"))
+    info.width = 0
+    for _ in range(3):
+        runner.set_camera_info("front", info)
+    snap = runner.diagnostics().cameras["front"]
+    assert snap.totals["camera_info_received"] == 3 and snap.totals["camera_info_errors"] == 3
+    assert snap.camera_info_problem == "CameraInfo has zero width/height (uncalibrated camera)"
+
+
+class _FailingOnce:
+    """Wraps a detector; its next ``detect`` raises ``exc`` once."""
+
+    def __init__(self, inner, exc: Exception, device: str = "cpu") -> None:
+        self.inner, self.exc, self.device, self.name = inner, exc, device, "failing"
+
+    def detect(self, images):
+        if self.exc is not None:
+            exc, self.exc = self.exc, None
+            raise exc
+        return self.inner.detect(images)
+
+    def update_filter(self, config) -> None:
+        self.inner.update_filter(config)
+
+
+def test_a_stage_failure_is_counted_and_the_next_frame_processed(runner_factory, pets_frames, caplog) -> None:
+    runner = runner_factory()
+    _info(runner, "front", pets_frames[0])
+    runner.pipeline.detector = _FailingOnce(runner.detector, ValueError("odd width 767 for yuv422"))
+    (out,) = runner.process([("front", _msg(pets_frames[0], 0))])
+    assert out.skipped == "frame_errors" and out.messages is None
+    assert "camera front: frame failed, skipped: ValueError: odd width 767 for yuv422" in caplog.text
+    (ok,) = runner.process([("front", _msg(pets_frames[1], 1))])
+    assert ok.result is not None and ok.messages is not None
+    assert _totals(runner)["frame_errors"] == 1 and _totals(runner)["processed"] == 1
+    assert runner.diagnostics().detector_faults == 0  # not a device fault: no fallback
+    assert runner.diagnostics().last_failure == "ValueError: odd width 767 for yuv422"
+
+
+def test_cuda_out_of_memory_falls_back_to_the_cpu(runner_factory, pets_frames) -> None:
+    runner = runner_factory()
+    _info(runner, "front", pets_frames[0])
+    built = []
+
+    def factory(cfg):
+        built.append(cfg)
+        return runner.detector
+
+    runner._detector_factory = factory
+    runner.detector = runner.pipeline.detector = _FailingOnce(
+        runner.detector, RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), device="cuda:0"
+    )
+    (out,) = runner.process([("front", _msg(pets_frames[0], 0))])
+    assert out.skipped == "frame_errors"
+    assert [c.device for c in built] == ["cpu"]
+    diag = runner.diagnostics()
+    assert (diag.detector_faults, diag.cpu_fallbacks) == (1, 1)
+    (ok,) = runner.process([("front", _msg(pets_frames[1], 1))])
+    assert ok.result is not None
+
+
+def test_apply_config_takes_effect_on_the_next_batch(runner_factory, pets_frames) -> None:
+    runner = runner_factory()
+    _info(runner, "front", pets_frames[0])
+    (out,) = runner.process([("front", _msg(pets_frames[0], 0))])
+    assert out.result.detections
+    runner.apply_config(
+        config_from_values(
+            {
+                **_BASE,
+                "detector.score_threshold_pedestrian": 1.0,
+                "detector.score_threshold_vehicle": 1.0,
+                "detector.score_threshold_cyclist": 1.0,
+            }
+        )
+    )
+    (out,) = runner.process([("front", _msg(pets_frames[1], 1))])
+    assert len(out.result.detections) == 0
+
+
+def test_diagnostics_windows_restart_each_call(runner_factory, pets_frames) -> None:
+    runner = runner_factory()
+    _info(runner, "front", pets_frames[0])
+    runner.process([("front", _msg(pets_frames[0], 0))])
+    first = runner.diagnostics().cameras["front"]
+    assert first.window["processed"] == 1
+    second = runner.diagnostics().cameras["front"]
+    assert second.window.get("processed", 0) == 0 and second.totals["processed"] == 1
+
+
+def test_an_unexpected_decode_failure_is_caught_in_the_same_place(
+    runner_factory, pets_frames, caplog, monkeypatch
+) -> None:
+    """Not an ImageDecodeError (e.g. numpy on an odd-width yuv422): still one counted, logged skip."""
+    runner = runner_factory()
+    _info(runner, "front", pets_frames[0])
+    from lepton_perception.ros import runner as runner_module
+
+    real = runner_module.conv.image_msg_to_bgr
+    calls = []
+
+    def flaky(msg):
+        calls.append(msg)
+        if len(calls) == 1:
+            raise ValueError("cannot reshape array of size 1151 into shape (2,767,2)")
+        return real(msg)
+
+    monkeypatch.setattr(runner_module.conv, "image_msg_to_bgr", flaky)
+    (out,) = runner.process([("front", _msg(pets_frames[0], 0))])
+    assert out.skipped == "frame_errors" and out.messages is None
+    assert "frame failed, skipped: ValueError: cannot reshape array of size 1151" in caplog.text
+    (ok,) = runner.process([("front", _msg(pets_frames[1], 1))])
+    assert ok.result is not None
+    assert _totals(runner)["frame_errors"] == 1
+
+
+def test_cuda_unavailable_at_start_up_starts_on_the_cpu(pets_frames, caplog) -> None:
+    from lepton_perception.core.detection import create_detector
+
+    asked = []
+
+    def factory(cfg):
+        asked.append(cfg.device)
+        if cfg.device != "cpu":
+            raise RuntimeError("device 'cuda' requested but torch sees no CUDA device")
+        return create_detector(cfg)
+
+    config = config_from_values({**_BASE, "detector.device": "cuda"})
+    runner = PerceptionRunner(config, detector_factory=factory)
+    assert asked == ["cuda", "cpu"] and runner.detector.device == "cpu"
+    assert (
+        "detector on cuda unavailable (device 'cuda' requested but torch sees no CUDA device)" in caplog.text
+    )
+    diag = runner.diagnostics()
+    assert (diag.detector_faults, diag.cpu_fallbacks) == (1, 1)
+    _info(runner, "front", pets_frames[0])
+    (ok,) = runner.process([("front", _msg(pets_frames[0], 0))])
+    assert ok.result is not None and ok.result.detections

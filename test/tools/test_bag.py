@@ -12,6 +12,8 @@ from lepton_perception.ros.conversions import camera_info_to_intrinsics, image_m
 from lepton_perception.tools.bag import video_to_bag
 from lepton_perception.tools.cli import main
 
+pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
+
 
 def test_video_to_bag_round_trip(tmp_path: Path, shared: Path, pets_frames: list[np.ndarray]) -> None:
     bag = tmp_path / "bag"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -17,6 +18,8 @@ from lepton_perception.ros.node_process import ros_env
 from lepton_perception.tools.bag import video_to_bag
 
 from ..ros.graph_utils import spin_until
+
+pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
 
 
 def test_bag_play_publishes_every_message_with_clock_and_remaps(tmp_path: Path, shared: Path) -> None:

@@ -14,6 +14,8 @@ from lepton_perception.ros.bag import bag_info, read_bag
 from lepton_perception.ros.conversions import time_to_ns
 from lepton_perception.tools.cli import main
 
+pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
+
 REPO = Path(__file__).resolve().parents[2]
 OVERLAY = str(REPO / "config" / "demo_pets09.yaml")
 OBJECT_TOPICS = ("detections", "tracked_objects", "predicted_objects", "annotated_image")
