@@ -19,7 +19,7 @@ from lepton_perception.core.detection import Detector, create_detector
 from lepton_perception.core.ground import BoxFootLocator
 from lepton_perception.core.pipeline import Pipeline
 from lepton_perception.core.prediction.base import Predictor
-from lepton_perception.core.prediction.predictor import RnnTrajectoryPredictor
+from lepton_perception.core.prediction.predictor import RoutedPredictor
 from lepton_perception.core.tracking.tracker import MultiObjectTracker
 from lepton_perception.core.types import Frame, FrameResult
 from lepton_perception.core.visualize import draw_result
@@ -60,7 +60,7 @@ class PerceptionRunner:
     ) -> None:
         self.config = config
         self.detector = detector or create_detector(config.detector)
-        self.predictor = predictor or RnnTrajectoryPredictor(config.predictor)
+        self.predictor = predictor or RoutedPredictor(config.predictor)
         self.pipeline = Pipeline(
             self.detector, lambda: MultiObjectTracker(self.config.tracker), self.predictor
         )
@@ -68,7 +68,8 @@ class PerceptionRunner:
 
     def predictor_fallbacks(self) -> dict[str, int]:
         """Why tracks got a motion-model path instead of the RNN (reason -> count), all cameras."""
-        return dict(getattr(self.predictor, "fallback_counts", {}))
+        counts = getattr(self.predictor, "fallback_counts", None)
+        return counts() if callable(counts) else {}
 
     def set_camera_info(self, key: str, msg: CameraInfo) -> None:
         cam = self.cameras[key]
