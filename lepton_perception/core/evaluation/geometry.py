@@ -47,29 +47,42 @@ def load_kitti_calib(path: Path, width: int = 1242, height: int = 375) -> Camera
     raise ValueError(f"{path} has no P2 row")
 
 
-def load_kitti_sequences(
-    kitti: Path, classes: tuple[str, ...]
-) -> list[tuple[str, CameraIntrinsics, F64, F64]]:
-    """Per labelled sequence with a calib file: (name, camera-2 intrinsics, (N, 4) boxes, (N, 2) x, y)."""
+@dataclass(frozen=True)
+class KittiSequence:
+    """The unoccluded, untruncated labelled objects of one sequence, frame by frame."""
+
+    name: str
+    intrinsics: CameraIntrinsics  # rectified camera 2 (P2), the labels' frame
+    frames: npt.NDArray[np.int64]  # (N,) frame index, ascending
+    types: npt.NDArray[np.str_]  # (N,) KITTI type ("Car", "Pedestrian", ...)
+    boxes: F64  # (N, 4) xyxy px
+    xy: F64  # (N, 2) vehicle-frame x forward, y left of the label's bottom centre, metres
+
+
+def load_kitti_sequences(kitti: Path, classes: tuple[str, ...]) -> list[KittiSequence]:
+    """Every labelled sequence of ``kitti/label`` with its own ``kitti/calib`` intrinsics."""
     out = []
     for f in sorted((kitti / "label").glob("*.txt")):
         calib = kitti / "calib" / f.name
         if not calib.is_file():
             raise FileNotFoundError(f"{calib} missing: each sequence is evaluated with its own intrinsics")
-        boxes, xy = _objects(f, classes)
-        out.append((f.stem, load_kitti_calib(calib), boxes, xy))
+        rows = [r for r in (line.split() for line in f.read_text().splitlines()) if _usable(r, classes)]
+        rows.sort(key=lambda r: int(r[0]))
+        out.append(
+            KittiSequence(
+                f.stem,
+                load_kitti_calib(calib),
+                np.array([int(r[0]) for r in rows], np.int64),
+                np.array([r[2] for r in rows], dtype=np.str_),
+                np.array([[float(v) for v in r[6:10]] for r in rows]).reshape(-1, 4),
+                np.array([[float(r[15]), -float(r[13])] for r in rows]).reshape(-1, 2),
+            )
+        )
     return out
 
 
-def _objects(f: Path, classes: tuple[str, ...]) -> tuple[F64, F64]:
-    boxes, xy = [], []
-    for line in f.read_text().splitlines():
-        p = line.split()
-        if len(p) < 17 or p[2] not in classes or int(float(p[3])) != 0 or int(float(p[4])) != 0:
-            continue
-        boxes.append([float(v) for v in p[6:10]])
-        xy.append([float(p[15]), -float(p[13])])
-    return np.array(boxes).reshape(-1, 4), np.array(xy).reshape(-1, 2)
+def _usable(p: list[str], classes: tuple[str, ...]) -> bool:
+    return len(p) >= 17 and p[2] in classes and int(float(p[3])) == 0 and int(float(p[4])) == 0
 
 
 def load_kitti_objects(label_dir: Path, classes: tuple[str, ...]) -> tuple[F64, F64]:
