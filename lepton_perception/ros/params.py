@@ -22,6 +22,7 @@ from lepton_perception.core.camera import CameraPose
 from lepton_perception.core.detection import DetectorConfig
 from lepton_perception.core.detection.base import FILTER_FIELDS
 from lepton_perception.core.prediction.config import PredictorConfig
+from lepton_perception.core.schema import meta_of
 from lepton_perception.core.tracking.tracker import TrackerConfig
 from lepton_perception.paths import default_model
 
@@ -123,8 +124,13 @@ class ParamSpec:
 @functools.cache
 def field_comments(cls: type) -> dict[str, str]:
     """The trailing ``# comment`` of each dataclass field: the single source of parameter docs."""
-    found = re.findall(r"^\s+(\w+): [^#\n]+#\s*(.+)$", inspect.getsource(cls), flags=re.M)
-    return dict(found)
+    found = dict(re.findall(r"^\s+(\w+): [^#\n]+#\s*(.+)$", inspect.getsource(cls), flags=re.M))
+    # Fields declared with ``param(...)`` carry their description in the schema metadata.
+    for f in dataclasses.fields(cls):
+        meta = meta_of(f)
+        if meta is not None:
+            found[f.name] = meta.description
+    return found
 
 
 def _ros_value(v: Any) -> Any:
