@@ -106,9 +106,13 @@ def write_plots(result: dict[str, Any], samples: dict[str, Any], folder: Path) -
     import matplotlib
 
     matplotlib.use("Agg")
+    folder.mkdir(parents=True, exist_ok=True)
+    return [_plot_samples(result, samples, folder), _plot_bars(result, list(samples), folder)]
+
+
+def _plot_samples(result: dict[str, Any], samples: dict[str, Any], folder: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    folder.mkdir(parents=True, exist_ok=True)
     scenes = list(samples)
     fig, axes = plt.subplots(1, len(scenes), figsize=(4 * len(scenes), 4.2), squeeze=False)
     for ax, scene in zip(axes[0], scenes):
@@ -141,6 +145,11 @@ def write_plots(result: dict[str, Any], samples: dict[str, Any], folder: Path) -
     samples_png = folder / "prediction_samples.png"
     fig.savefig(samples_png, dpi=90)
     plt.close(fig)
+    return samples_png
+
+
+def _plot_bars(result: dict[str, Any], scenes: list[str], folder: Path) -> Path:
+    import matplotlib.pyplot as plt
 
     names = [*scenes, "average"]
     rows = {
@@ -164,7 +173,7 @@ def write_plots(result: dict[str, Any], samples: dict[str, Any], folder: Path) -
     bars_png = folder / "prediction_ade_fde.png"
     fig.savefig(bars_png, dpi=90)
     plt.close(fig)
-    return [samples_png, bars_png]
+    return bars_png
 
 
 def predict_positions(model: Any, obs: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
