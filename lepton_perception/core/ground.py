@@ -208,10 +208,11 @@ class FusedGroundLocator:
         use_height = has & (boxes[:, 1] > 1.0) & (boxes[:, 3] < k.height - 1.0)
         if self.track_horizon:
             # Expected contact row for the height-cue depth on a flat road, zero pitch.
-            depth = r_height / scale
+            u = use_height
+            depth = r_height[u] / scale[u]
             v_exp = k.cy + k.fy * t[2] / depth
-            var_v = (k.fy * t[2] / depth**2) ** 2 * (var_height / scale**2) + (self.foot_noise_h * h_px) ** 2
-            self.horizon.update((foot[:, 1] - v_exp)[use_height], var_v[use_height])
+            var_v = (k.fy * t[2] / depth**2) ** 2 * (var_height[u] / scale[u] ** 2)
+            self.horizon.update(foot[u, 1] - v_exp, var_v + (self.foot_noise_h * h_px[u]) ** 2)
         shifted = foot - np.array([0.0, self.horizon.shift_px if self.track_horizon else 0.0])
         ground, _, ok = self.projector.to_ground(shifted)
         r_foot = np.where(ok, np.linalg.norm(ground - t[None, :2], axis=1), np.nan)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
 from lepton_perception.core.ground import SIZE_PRIORS, FusedGroundLocator
@@ -50,3 +52,29 @@ def test_unknown_class_uses_ground_contact_only_and_cut_boxes_skip_height() -> N
     off, _ = SIZE_PRIORS[0].centre_offset_m()
     assert np.isclose(np.linalg.norm(cut.xy_m[0]), np.linalg.norm(expected[0]) + off)
     assert loc.locate(np.zeros((0, 4)), np.zeros(0, np.int64)).xy_m.shape == (0, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 1200),
+            st.floats(0, 370),
+            st.floats(1, 400),
+            st.floats(1, 300),
+            st.sampled_from([0, 2, 7, 42]),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_valid_fixes_are_finite_with_positive_definite_covariance(rows: list[tuple[float, ...]]) -> None:
+    boxes = np.array([[x, y, x + w, min(y + h, 375.0)] for x, y, w, h, _ in rows])
+    fix = FusedGroundLocator(PROJ).locate(boxes, np.array([int(r[4]) for r in rows], np.int64))
+    assert fix.xy_m.shape == (len(rows), 2) and fix.cov_m2.shape == (len(rows), 2, 2)
+    assert np.isfinite(fix.xy_m[fix.valid]).all()
+    assert np.isnan(fix.xy_m[~fix.valid]).all()
+    for c in fix.cov_m2[fix.valid]:
+        np.testing.assert_allclose(c, c.T, atol=1e-9)
+        assert np.linalg.eigvalsh(c).min() > 0
+    assert np.isfinite(FusedGroundLocator(PROJ).horizon.shift_px)

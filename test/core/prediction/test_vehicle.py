@@ -65,3 +65,16 @@ def test_scene_windows_need_every_sample(tmp_path: Path) -> None:
     assert ids.count(1) == 14 and ids.count(2) == 10
     np.testing.assert_allclose(np.diff(times, axis=1), 0.4, atol=1e-6)
     np.testing.assert_allclose(windows[0, :, 0], 2.0 * np.arange(20))
+
+
+def test_every_route_is_a_predictor() -> None:
+    from lepton_perception.core.prediction.base import Predictor
+    from lepton_perception.core.prediction.cv import ConstantVelocityPredictor
+    from lepton_perception.core.prediction.model import TrajectoryGRU
+    from lepton_perception.core.prediction.predictor import PredictorConfig, RoutedPredictor
+    from lepton_perception.core.prediction.vehicle_predictor import VehiclePathPredictor
+
+    router = RoutedPredictor(PredictorConfig(device="cpu"), model=TrajectoryGRU())
+    routes: list[Predictor] = [router, router.rnn, ConstantVelocityPredictor(), VehiclePathPredictor(CFG)]
+    assert [r.name for r in routes] == ["routed", "rnn", "cv", "singer"]
+    assert all(r.predict([], 0.0) == [] for r in routes)
