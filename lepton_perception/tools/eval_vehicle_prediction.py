@@ -7,7 +7,9 @@ last one, its velocity the last step's) and go through the project's vehicle pre
 (``VehiclePathPredictor.predict``, the route the runtime predictor uses for vehicles). Baselines on
 the same windows: ``cv_last`` (velocity of the last step) and ``cv_mean3`` (mean velocity of the last
 three steps). The same windows are scored again with N(0, ``noise_m``) position noise added to each
-observed sample (fixed seed), as a tracker's positions would carry. ADE/FDE in metres.
+observed sample (fixed seed), as a tracker's positions would carry. ``lepton_frame_rate``: the same
+predictor given every frame of the observation span (10 Hz here, 29 samples; independent noise per
+frame), as a tracker's history arrives. ADE/FDE in metres.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from lepton_perception.core.prediction.config import PredictorConfig
 from lepton_perception.core.prediction.data import F64
-from lepton_perception.core.prediction.scene import load_agents, scene_windows
+from lepton_perception.core.prediction.scene import frame_stride, load_agents, scene_windows
 from lepton_perception.core.prediction.vehicle_predictor import VehiclePathPredictor
 from lepton_perception.core.types import GroundState, Track, TrackState
 
@@ -53,7 +55,7 @@ def ade_fde(pred: F64, truth: F64) -> dict[str, float]:
 
 
 def lepton_paths(times: F64, obs: F64, config: PredictorConfig) -> F64:
-    predictor = VehiclePathPredictor(config.vehicle(), STEP_S, PRED_LEN, config.max_extrapolation_s)
+    predictor = VehiclePathPredictor(config.vehicle(), STEP_S, PRED_LEN, config.max_extrapolation_s, OBS_LEN)
     # Each window on its own clock: one predict call per window end stamp.
     paths = [predictor.predict([tr], float(tr.stamp_s))[0] for tr in _tracks(times, obs)]
     return np.stack([p.positions_m for p in paths])
@@ -61,18 +63,25 @@ def lepton_paths(times: F64, obs: F64, config: PredictorConfig) -> F64:
 
 def evaluate_vehicles(scene: Path, config: PredictorConfig) -> dict[str, Any]:
     stamps, tracks = load_agents(scene, ("CAR",))
-    times, windows, ids = scene_windows(stamps, tracks, STEP_S, OBS_LEN, PRED_LEN)
+    times, windows, ids, starts = scene_windows(stamps, tracks, STEP_S, OBS_LEN, PRED_LEN)
     if len(windows) == 0:
         raise ValueError(f"no {OBS_LEN + PRED_LEN}-sample CAR windows in {scene}")
     truth = windows[:, OBS_LEN:]
     moving = np.linalg.norm(truth[:, -1] - windows[:, OBS_LEN - 1], axis=1) > 1.0
-    rng = np.random.default_rng(SEED)
+    rng, rng_dense = np.random.default_rng(SEED), np.random.default_rng(SEED + 1)
+    # The same observation span at the scene's frame rate (a tracker's history, e.g. 10 Hz).
+    dense = np.arange((OBS_LEN - 1) * frame_stride(stamps, STEP_S) + 1)
+    dense_t = np.stack([stamps[s + dense] for s in starts])
+    dense_xy = np.stack([tracks[i][s + dense] for i, s in zip(ids, starts, strict=True)])
     out: dict[str, Any] = {"scene": str(scene), "windows": len(windows), "agents": len(set(ids))}
     out["moving_windows"] = int(moving.sum())
     for noise in NOISE_M:
         obs = windows[:, :OBS_LEN] + rng.normal(0.0, noise, windows[:, :OBS_LEN].shape)
         preds = {
             "lepton": lepton_paths(times[:, :OBS_LEN], obs, config),
+            "lepton_frame_rate": lepton_paths(
+                dense_t, dense_xy + rng_dense.normal(0.0, noise, dense_xy.shape), config
+            ),
             "cv_last": constant_velocity(obs, 1),
             "cv_mean3": constant_velocity(obs, 3),
         }
@@ -89,10 +98,9 @@ def print_table(result: dict[str, Any]) -> None:
         f"vehicle paths, {result['scene']}: {result['windows']} CAR windows of {result['agents']} agents "
         f"({result['moving_windows']} moving > 1 m), obs {OBS_LEN} -> pred {PRED_LEN} at {STEP_S} s, m"
     )
-    print(f"{'history noise':<14} {'subset':<7} {'lepton':>13} {'cv_last':>13} {'cv_mean3':>13}")
+    names = ("lepton", "lepton_frame_rate", "cv_last", "cv_mean3")
+    print(f"{'history noise':<14} {'subset':<7}" + "".join(f" {k:>17}" for k in names))
     for noise in NOISE_M:
         for subset, row in result[f"noise_{noise:g}m"].items():
-            cells = "".join(
-                f" {row[k]['ADE']:>6.3f}/{row[k]['FDE']:<6.3f}" for k in ("lepton", "cv_last", "cv_mean3")
-            )
+            cells = "".join(f" {row[k]['ADE']:>8.3f}/{row[k]['FDE']:<8.3f}" for k in names)
             print(f"{noise:<6.1f} m{'':<6} {subset:<7}{cells}")

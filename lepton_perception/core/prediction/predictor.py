@@ -59,7 +59,10 @@ class RoutedPredictor:
         step_s, pred_len = rnn.step_s, len(rnn.steps_s)
         self.steps_s: F64 = rnn.steps_s
         self.cv = ConstantVelocityPredictor(step_s, pred_len)
-        self.vehicle = VehiclePathPredictor(config.vehicle(), step_s, pred_len, config.max_extrapolation_s)
+        obs_len = rnn.model.config.obs_len
+        self.vehicle = VehiclePathPredictor(
+            config.vehicle(), step_s, pred_len, config.max_extrapolation_s, obs_len
+        )
         self._counts: Counter[str] = Counter()
 
     def fallback_counts(self) -> dict[str, int]:

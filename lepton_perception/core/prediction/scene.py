@@ -36,16 +36,19 @@ def load_agents(scene: Path, labels: tuple[str, ...]) -> tuple[F64, dict[int, F6
     return (stamps_ns - stamps_ns[0]) * 1e-9, tracks
 
 
+def frame_stride(stamps_s: F64, step_s: float) -> int:
+    """Frames per predictor step: ``step_s`` over the median frame interval, rounded (>= 1)."""
+    return max(round(step_s / float(np.median(np.diff(stamps_s)))), 1)
+
+
 def scene_windows(
     stamps_s: F64, tracks: dict[int, F64], step_s: float, obs_len: int, pred_len: int
-) -> tuple[F64, F64, list[int]]:
-    """(W, obs_len + pred_len) stamps, (W, obs_len + pred_len, 2) positions, and each window's track id.
-
-    The frame stride per step is the nearest integer to ``step_s`` over the median frame interval.
-    """
-    stride = max(round(step_s / float(np.median(np.diff(stamps_s)))), 1)
+) -> tuple[F64, F64, list[int], list[int]]:
+    """(W, obs_len + pred_len) stamps, (W, obs_len + pred_len, 2) positions, each window's track id
+    and start frame. Samples are ``frame_stride`` frames apart."""
+    stride = frame_stride(stamps_s, step_s)
     span = (obs_len + pred_len - 1) * stride
-    times, windows, ids = [], [], []
+    times, windows, ids, starts = [], [], [], []
     for tid in sorted(tracks):
         xy = tracks[tid]
         for start in range(len(stamps_s) - span):
@@ -55,5 +58,6 @@ def scene_windows(
                 times.append(stamps_s[idx])
                 windows.append(w)
                 ids.append(tid)
+                starts.append(start)
     n = obs_len + pred_len
-    return np.array(times).reshape(-1, n), np.array(windows).reshape(-1, n, 2), ids
+    return np.array(times).reshape(-1, n), np.array(windows).reshape(-1, n, 2), ids, starts

