@@ -28,7 +28,7 @@ import yaml
 from lepton_perception.core.camera import CameraPose
 from lepton_perception.core.detection import DetectorConfig
 from lepton_perception.core.detection.base import FILTER_FIELDS
-from lepton_perception.core.prediction.predictor import PredictorConfig
+from lepton_perception.core.prediction.config import PredictorConfig
 from lepton_perception.core.schema import meta_of, param
 from lepton_perception.core.tracking.tracker import TrackerConfig
 

@@ -30,10 +30,10 @@ from visualization_msgs.msg import MarkerArray
 
 from lepton_perception.core.camera import CameraIntrinsics, GroundProjector
 from lepton_perception.core.detection import Detector, DetectorConfig, create_detector
-from lepton_perception.core.ground import BoxFootLocator
+from lepton_perception.core.ground import FusedGroundLocator
 from lepton_perception.core.pipeline import Pipeline
 from lepton_perception.core.prediction.base import Predictor
-from lepton_perception.core.prediction.predictor import RnnTrajectoryPredictor
+from lepton_perception.core.prediction.predictor import RoutedPredictor
 from lepton_perception.core.tracking.tracker import MultiObjectTracker
 from lepton_perception.core.types import Frame, FrameResult
 from lepton_perception.core.visualize import draw_result
@@ -88,6 +88,7 @@ class CameraState:
     intrinsics: CameraIntrinsics | None = None
     camera_info_problem: str = ""  # why the last CameraInfo was rejected ("" = none rejected)
     projector: GroundProjector | None = None
+    locator: FusedGroundLocator | None = None  # one per camera: it keeps an online horizon estimate
     last_stamp_ns: int | None = None
     epoch_ns: int = 0  # stamp of the first frame of the current tracker: makes track UUIDs unique
     marker_ids: set[int] = field(default_factory=set)
@@ -163,7 +164,7 @@ class PerceptionRunner:
         self._detector_factory = detector_factory
         self._faults = Counter[str]()
         self.detector = detector or self._start_detector(config.detector)
-        self.predictor = predictor or RnnTrajectoryPredictor(config.predictor)
+        self.predictor = predictor or RoutedPredictor(config.predictor)
         self.pipeline = Pipeline(
             self.detector, lambda: MultiObjectTracker(self.config.tracker), self.predictor
         )
@@ -241,7 +242,9 @@ class PerceptionRunner:
             cpu_fallbacks=faults.get("cpu_fallbacks", 0),
             last_failure=last_failure,
             heartbeat_age_s=heartbeat,
-            predictor_fallbacks=dict(getattr(self.predictor, "fallback_counts", {})),
+            predictor_fallbacks=self.predictor.fallback_counts()
+            if isinstance(self.predictor, RoutedPredictor)
+            else {},
         )
 
     def _snapshot(self, cam: CameraState, now: float) -> CameraSnapshot:
@@ -394,8 +397,7 @@ class PerceptionRunner:
     def _run(self, accepted: list[tuple[CameraState, Frame, Header]]) -> list[CameraOutput]:
         frames = [frame for _, frame, _ in accepted]
         projectors = [self._projector(cam, f.image.shape[1], f.image.shape[0]) for cam, f, _ in accepted]
-        foot_noise_h = self.config.tracker.foot_noise_h
-        locators = [None if p is None else BoxFootLocator(p, foot_noise_h) for p in projectors]
+        locators = [None if p is None else cam.locator for (cam, _, _), p in zip(accepted, projectors)]
         results = self.pipeline.step_batch(frames, locators)
         outputs = []
         for (cam, frame, header), result, projector in zip(accepted, results, projectors):
@@ -432,6 +434,7 @@ class PerceptionRunner:
             intr = intr.scaled(width, height)  # CameraInfo of another resolution (e.g. a resized stream)
         if cam.projector is None or cam.projector.intrinsics != intr:
             cam.projector = GroundProjector(intr, self.config.pose(cam.key))
+            cam.locator = FusedGroundLocator(cam.projector, self.config.tracker.foot_noise_h)
         return cam.projector
 
     def _messages(

@@ -3,7 +3,7 @@
 Two figures, each as p50/p99 over ``--iters`` timed calls after ``--warmup`` untimed ones:
 - ``model``: one batched forward pass of the shipped runtime GRU for ``--agents`` agents, with
   their neighbour inputs (``torch.inference_mode``, float32), the number the 2 ms budget is about;
-- ``predict``: the whole ``RnnTrajectoryPredictor.predict`` on as many synthetic pedestrian tracks
+- ``predict``: the whole ``RoutedPredictor.predict`` on as many synthetic pedestrian tracks
   (history resampling by stamps + the forward pass + building the paths).
 """
 
@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from lepton_perception.core.prediction.predictor import PredictorConfig, RnnTrajectoryPredictor
+from lepton_perception.core.prediction.predictor import PredictorConfig, RoutedPredictor
 from lepton_perception.core.types import GroundState, Track, TrackState
 from lepton_perception.tools.common import print_json
 
@@ -82,15 +82,16 @@ def run(args: argparse.Namespace) -> int:
     if args.agents < 1 or args.iters < 1:
         print("--agents and --iters must be positive")
         return 2
-    predictor = RnnTrajectoryPredictor(PredictorConfig(device="cpu"))
-    model = predictor.model
+    # cpu_threads=0: the bench sets the thread count itself for each measurement.
+    predictor = RoutedPredictor(PredictorConfig(device="cpu", cpu_threads=0))
+    model = predictor.rnn.model
     stamp = 1000.0
     tracks = synthetic_tracks(args.agents, stamp)
-    obs = np.stack([o for o, _ in (predictor.observation(t, stamp) for t in tracks) if o is not None])
+    obs = np.stack([o for o, _ in (predictor.rnn.observation(t, stamp) for t in tracks) if o is not None])
     batch = torch.as_tensor(obs, dtype=torch.float32)
     nb = None
     if model.config.max_neighbours > 0:
-        nb_np = predictor.neighbours(tracks, stamp, list(range(len(tracks))), obs[:, -1])
+        nb_np = predictor.rnn.neighbours(tracks, stamp, list(range(len(tracks))), obs[:, -1])
         nb = torch.as_tensor(nb_np, dtype=torch.float32)
 
     def forward() -> None:

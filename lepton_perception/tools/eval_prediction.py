@@ -57,6 +57,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scene", action="append", choices=td.SCENES, help="only these scenes (repeatable)")
     p.add_argument("--plots", type=Path, default=None, help="write prediction_*.png figures into this folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--vehicles",
+        action="store_true",
+        help="vehicle paths on a driving scene vs constant velocity instead",
+    )
+    p.add_argument(
+        "--driving-scene",
+        type=Path,
+        default=None,
+        help="scene dir with agents.csv for --vehicles (default: shared data/driving/lyft_scene)",
+    )
     p.set_defaults(func=run)
 
 
@@ -95,9 +106,13 @@ def write_plots(result: dict[str, Any], samples: dict[str, Any], folder: Path) -
     import matplotlib
 
     matplotlib.use("Agg")
+    folder.mkdir(parents=True, exist_ok=True)
+    return [_plot_samples(result, samples, folder), _plot_bars(result, list(samples), folder)]
+
+
+def _plot_samples(result: dict[str, Any], samples: dict[str, Any], folder: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    folder.mkdir(parents=True, exist_ok=True)
     scenes = list(samples)
     fig, axes = plt.subplots(1, len(scenes), figsize=(4 * len(scenes), 4.2), squeeze=False)
     for ax, scene in zip(axes[0], scenes):
@@ -130,6 +145,11 @@ def write_plots(result: dict[str, Any], samples: dict[str, Any], folder: Path) -
     samples_png = folder / "prediction_samples.png"
     fig.savefig(samples_png, dpi=90)
     plt.close(fig)
+    return samples_png
+
+
+def _plot_bars(result: dict[str, Any], scenes: list[str], folder: Path) -> Path:
+    import matplotlib.pyplot as plt
 
     names = [*scenes, "average"]
     rows = {
@@ -153,7 +173,7 @@ def write_plots(result: dict[str, Any], samples: dict[str, Any], folder: Path) -
     bars_png = folder / "prediction_ade_fde.png"
     fig.savefig(bars_png, dpi=90)
     plt.close(fig)
-    return [samples_png, bars_png]
+    return bars_png
 
 
 def predict_positions(model: Any, obs: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
@@ -168,7 +188,26 @@ def predict_positions(model: Any, obs: np.ndarray, neighbours: np.ndarray) -> np
     return out
 
 
+def run_vehicles(args: argparse.Namespace) -> int:
+    from lepton_perception.core.prediction.config import PredictorConfig
+    from lepton_perception.tools.eval_vehicle_prediction import evaluate_vehicles, print_table
+
+    scene = args.driving_scene or shared_dir() / "data" / "driving" / "lyft_scene"
+    try:
+        result = evaluate_vehicles(scene, PredictorConfig())
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        log.error("%s", exc)
+        return 2
+    if args.json:
+        print_json(result)
+    else:
+        print_table(result)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.vehicles:
+        return run_vehicles(args)
     root = args.ethucy or shared_dir() / "data" / "trajectories"
     scenes = args.scene or list(td.SCENES)
     try:

@@ -13,7 +13,7 @@ KITTI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tracki
 @pytest.fixture
 def one_sequence_kitti(tmp_path: Path) -> Path:
     """A directory laid out like the shared one, holding sequence 0000 only."""
-    for sub in ("label", "detections/pointrcnn_Car", "detections/pointrcnn_Pedestrian"):
+    for sub in ("label", "calib", "detections/pointrcnn_Car", "detections/pointrcnn_Pedestrian"):
         (tmp_path / sub).mkdir(parents=True)
         (tmp_path / sub / "0000.txt").symlink_to(KITTI / sub / "0000.txt")
     return tmp_path
@@ -57,6 +57,12 @@ def test_eval_geometry_json(one_sequence_kitti: Path, capsys: pytest.CaptureFixt
     out = json.loads(capsys.readouterr().out)
     assert out["car"]["objects"] > 50
     assert sum(b["count"] for b in out["car"]["bands"]) + out["car"]["invalid"] <= out["car"]["objects"]
+    # Fused locator with sequence 0000's own intrinsics: cars within 30 m under 10 % range error and
+    # mostly inside their 2-sigma ellipse (all shared sequences: docs/geometry.md).
+    near = [b for b in out["car"]["bands"] if b["hi_m"] <= 30 and b["count"] > 0]
+    n = sum(b["count"] for b in near)
+    assert sum(b["range_rel_mae"] * b["count"] for b in near) / n < 0.10
+    assert sum(b["within_2sigma"] * b["count"] for b in near) / n > 0.8
 
 
 def test_bench_tracker_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -38,6 +38,53 @@ class BandStats:
     within_2sigma: float  # fraction whose error lies inside the 2-sigma ellipse of the covariance
 
 
+def load_kitti_calib(path: Path, width: int = 1242, height: int = 375) -> CameraIntrinsics:
+    """Intrinsics of the rectified camera 2 (``P2:`` row of a KITTI tracking calib file)."""
+    for line in path.read_text().splitlines():
+        if line.startswith("P2:"):
+            p2 = np.array([float(v) for v in line.split()[1:13]]).reshape(3, 4)
+            return CameraIntrinsics(p2[0, 0], p2[1, 1], p2[0, 2], p2[1, 2], width, height)
+    raise ValueError(f"{path} has no P2 row")
+
+
+@dataclass(frozen=True)
+class KittiSequence:
+    """The unoccluded, untruncated labelled objects of one sequence, frame by frame."""
+
+    name: str
+    intrinsics: CameraIntrinsics  # rectified camera 2 (P2), the labels' frame
+    frames: npt.NDArray[np.int64]  # (N,) frame index, ascending
+    types: npt.NDArray[np.str_]  # (N,) KITTI type ("Car", "Pedestrian", ...)
+    boxes: F64  # (N, 4) xyxy px
+    xy: F64  # (N, 2) vehicle-frame x forward, y left of the label's bottom centre, metres
+
+
+def load_kitti_sequences(kitti: Path, classes: tuple[str, ...]) -> list[KittiSequence]:
+    """Every labelled sequence of ``kitti/label`` with its own ``kitti/calib`` intrinsics."""
+    out = []
+    for f in sorted((kitti / "label").glob("*.txt")):
+        calib = kitti / "calib" / f.name
+        if not calib.is_file():
+            raise FileNotFoundError(f"{calib} missing: each sequence is evaluated with its own intrinsics")
+        rows = [r for r in (line.split() for line in f.read_text().splitlines()) if _usable(r, classes)]
+        rows.sort(key=lambda r: int(r[0]))
+        out.append(
+            KittiSequence(
+                f.stem,
+                load_kitti_calib(calib),
+                np.array([int(r[0]) for r in rows], np.int64),
+                np.array([r[2] for r in rows], dtype=np.str_),
+                np.array([[float(v) for v in r[6:10]] for r in rows]).reshape(-1, 4),
+                np.array([[float(r[15]), -float(r[13])] for r in rows]).reshape(-1, 2),
+            )
+        )
+    return out
+
+
+def _usable(p: list[str], classes: tuple[str, ...]) -> bool:
+    return len(p) >= 17 and p[2] in classes and int(float(p[3])) == 0 and int(float(p[4])) == 0
+
+
 def load_kitti_objects(label_dir: Path, classes: tuple[str, ...]) -> tuple[F64, F64]:
     """Unoccluded, untruncated labelled objects: ((N, 4) 2D boxes, (N, 2) vehicle-frame x, y)."""
     boxes, xy = [], []
@@ -54,20 +101,42 @@ def load_kitti_objects(label_dir: Path, classes: tuple[str, ...]) -> tuple[F64, 
 def evaluate_geometry(
     boxes: F64, truth_xy: F64, projector: GroundProjector, bands_m: tuple[float, ...] = DEFAULT_BANDS_M
 ) -> tuple[list[BandStats], int]:
-    """Per distance band of the true range; returns (stats, number of boxes with no valid projection)."""
+    """Box bottom-centres on the flat road (no locator) per distance band; see ``score_fixes``."""
     foot = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
     est, cov, valid = projector.to_ground(foot)
-    origin = projector.pose.translation()[:2]
+    return score_fixes(est, cov, valid, truth_xy, projector.pose.translation()[:2], bands_m)
+
+
+def score_fixes(
+    est: F64,
+    cov: F64,
+    valid: npt.NDArray[np.bool_],
+    truth_xy: F64,
+    origin: F64,
+    bands_m: tuple[float, ...] = DEFAULT_BANDS_M,
+) -> tuple[list[BandStats], int]:
+    """Per distance band of the true range; returns (stats, number of boxes with no valid position)."""
     t_rel, e_rel = truth_xy - origin, est - origin
     true_rng = np.linalg.norm(t_rel, axis=1)
     err = e_rel - t_rel
     bearing = t_rel / np.maximum(true_rng, 1e-9)[:, None]
     rng_err = np.linalg.norm(e_rel, axis=1) - true_rng
     lat_err = err[:, 0] * -bearing[:, 1] + err[:, 1] * bearing[:, 0]
-    inside = np.zeros(len(boxes), bool)
+    inside = np.zeros(len(est), bool)
     if valid.any():
         d2 = np.einsum("ni,nij,nj->n", err[valid], np.linalg.inv(cov[valid]), err[valid])
         inside[valid] = d2 <= 4.0
+    return _bands(valid, true_rng, rng_err, lat_err, inside, bands_m), int((~valid).sum())
+
+
+def _bands(
+    valid: npt.NDArray[np.bool_],
+    true_rng: F64,
+    rng_err: F64,
+    lat_err: F64,
+    inside: F64,
+    bands_m: tuple[float, ...],
+) -> list[BandStats]:
     stats = []
     for lo, hi in itertools.pairwise(bands_m):
         m = valid & (true_rng >= lo) & (true_rng < hi)
@@ -87,4 +156,4 @@ def evaluate_geometry(
                 float(inside[m].mean()),
             )
         )
-    return stats, int((~valid).sum())
+    return stats

@@ -158,6 +158,107 @@ def train(
         torch.use_deterministic_algorithms(prev_det)
 
 
+@dataclass
+class _Progress:
+    """What a checkpoint must restore besides the optimiser: best model so far and early stopping."""
+
+    best_state: dict[str, Any]
+    best: tuple[float, float] = (float("inf"), float("inf"))  # (val ADE, val FDE) of best_state
+    best_epoch: int = -1
+    since_best: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    epoch: int = 0
+    done: bool = False
+
+
+@dataclass
+class _Trainer:
+    model: TrajectoryGRU
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.ExponentialLR
+    gen: torch.Generator
+    signature: str  # JSON of the model and training configuration
+
+    def resume(self, checkpoint: Path, progress: _Progress) -> _Progress:
+        ck = torch.load(checkpoint, weights_only=True)
+        if ck["signature"] != self.signature:
+            raise ValueError(f"checkpoint {checkpoint} was written with another configuration")
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.sched.load_state_dict(ck["scheduler"])
+        self.gen.set_state(ck["generator"])
+        log.info("resumed %s after epoch %d", checkpoint, ck["epoch"])
+        return _Progress(
+            ck["best_state"],
+            (ck["best_ade"], ck["best_fde"]),
+            ck["best_epoch"],
+            ck["since_best"],
+            ck["history"],
+            ck["epoch"],
+            ck["done"],
+        )
+
+    def save(self, checkpoint: Path, p: _Progress) -> None:
+        state = {
+            "signature": self.signature,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "generator": self.gen.get_state(),
+            "best_state": p.best_state,
+            "best_ade": p.best[0],
+            "best_fde": p.best[1],
+            "best_epoch": p.best_epoch,
+            "since_best": p.since_best,
+            "history": p.history,
+            "epoch": p.epoch,
+            "done": p.done,
+        }
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        tmp = checkpoint.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(checkpoint)
+
+    def epoch(
+        self,
+        data: torch.Tensor,
+        nb_all: torch.Tensor,
+        config: TrainConfig,
+        on_batch: Callable[[], None] | None,
+    ) -> float:
+        """One pass over shuffled (N, T, 2) windows; mean training loss."""
+        model, obs_len = self.model, self.model.config.obs_len
+        model.train()
+        perm = torch.randperm(len(data), generator=self.gen)
+        total, n = 0.0, 0
+        for i in range(0, len(data), config.batch_size):
+            idx = perm[i : i + config.batch_size]
+            batch, nb = _augment(data[idx], nb_all[idx], config, self.gen, obs_len)
+            pred = model(batch[:, :obs_len], nb)
+            loss = _loss(pred, batch[:, obs_len:], config.final_weight)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            self.opt.step()
+            total += float(loss.detach()) * len(batch)
+            n += len(batch)
+            if on_batch is not None:
+                on_batch()
+        self.sched.step()
+        return total / n
+
+
+def _record(p: _Progress, model: TrajectoryGRU, row: dict[str, float], patience: int, last: int) -> None:
+    """Book one validated epoch: history, best model, early-stopping count, done flag."""
+    p.history.append(row)
+    if row["val_ade"] < p.best[0]:
+        p.best, p.best_epoch, p.since_best = (row["val_ade"], row["val_fde"]), p.epoch, 0
+        p.best_state = copy.deepcopy(model.state_dict())
+    else:
+        p.since_best += 1
+    p.done = p.since_best >= patience or p.epoch == last
+
+
 def _train(
     train_set: tuple[F64, F64 | None],
     val_set: tuple[F64, F64 | None],
@@ -177,97 +278,42 @@ def _train(
     nb_all = torch.as_tensor(
         train_set[1] if train_set[1] is not None else np.zeros((len(data), 0, 5)), dtype=torch.float32
     )
-    obs_len = model_config.obs_len
-    best_state = copy.deepcopy(model.state_dict())
-    best = (float("inf"), float("inf"))
-    best_epoch, since_best = -1, 0
-    history: list[dict[str, float]] = []
-    t0 = time.perf_counter()
-    stopped_by_time = False
-    epoch, start, done = 0, 1, False
     signature = {
         "model": model_config.to_dict(),
         "train": {k: v for k, v in config.to_dict().items() if k != "num_threads"},
     }
+    trainer = _Trainer(model, opt, sched, gen, json.dumps(signature, sort_keys=True))
+    progress = _Progress(copy.deepcopy(model.state_dict()))
     if checkpoint is not None and checkpoint.is_file():
-        ck = torch.load(checkpoint, weights_only=True)
-        if ck["signature"] != json.dumps(signature, sort_keys=True):
-            raise ValueError(f"checkpoint {checkpoint} was written with another configuration")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        gen.set_state(ck["generator"])
-        best_state = ck["best_state"]
-        best, best_epoch, since_best = (ck["best_ade"], ck["best_fde"]), ck["best_epoch"], ck["since_best"]
-        history = ck["history"]
-        epoch = ck["epoch"]
-        start, done = epoch + 1, ck["done"]
-        log.info("resumed %s after epoch %d", checkpoint, epoch)
-    for epoch in range(start, 0 if done else config.epochs + 1):
-        model.train()
-        perm = torch.randperm(len(data), generator=gen)
-        total, n = 0.0, 0
-        for i in range(0, len(data), config.batch_size):
-            idx = perm[i : i + config.batch_size]
-            batch, nb = _augment(data[idx], nb_all[idx], config, gen, obs_len)
-            pred = model(batch[:, :obs_len], nb)
-            loss = _loss(pred, batch[:, obs_len:], config.final_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            total += float(loss.detach()) * len(batch)
-            n += len(batch)
-            if on_batch is not None:
-                on_batch()
-        sched.step()
+        progress = trainer.resume(checkpoint, progress)
+    t0 = time.perf_counter()
+    stopped_by_time = False
+    for epoch in range(progress.epoch + 1, 0 if progress.done else config.epochs + 1):
+        progress.epoch = epoch
+        train_loss = trainer.epoch(data, nb_all, config, on_batch)
         val_ade, val_fde = evaluate(model, *val_set)
-        row = {"epoch": float(epoch), "train_loss": total / n, "val_ade": val_ade, "val_fde": val_fde}
-        history.append(row)
+        row = {"epoch": float(epoch), "train_loss": train_loss, "val_ade": val_ade, "val_fde": val_fde}
         log.debug("epoch %d: %s", epoch, row)
         if on_epoch is not None:
             on_epoch(epoch, row)
-        if val_ade < best[0]:
-            best, best_epoch, since_best = (val_ade, val_fde), epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            since_best += 1
-        done = since_best >= config.patience_epochs or epoch == config.epochs
+        _record(progress, model, row, config.patience_epochs, config.epochs)
         if checkpoint is not None:
-            state = {
-                "signature": json.dumps(signature, sort_keys=True),
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "generator": gen.get_state(),
-                "best_state": best_state,
-                "best_ade": best[0],
-                "best_fde": best[1],
-                "best_epoch": best_epoch,
-                "since_best": since_best,
-                "history": history,
-                "epoch": epoch,
-                "done": done,
-            }
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save(state, tmp)
-            tmp.replace(checkpoint)
-        if since_best >= config.patience_epochs:
+            trainer.save(checkpoint, progress)
+        if progress.since_best >= config.patience_epochs:
             break
         if config.max_time_s is not None and time.perf_counter() - t0 > config.max_time_s:
             log.warning("training stopped by max_time_s=%.0f after epoch %d", config.max_time_s, epoch)
             stopped_by_time = True
             break
-    model.load_state_dict(best_state)
+    model.load_state_dict(progress.best_state)
     model.eval()
     return TrainResult(
         model=model,
-        best_epoch=best_epoch,
-        best_val_ade_m=best[0],
-        best_val_fde_m=best[1],
-        epochs_run=epoch,
+        best_epoch=progress.best_epoch,
+        best_val_ade_m=progress.best[0],
+        best_val_fde_m=progress.best[1],
+        epochs_run=progress.epoch,
         seconds=time.perf_counter() - t0,
         stopped_by_time=stopped_by_time,
-        history=history,
+        history=progress.history,
     )

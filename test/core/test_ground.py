@@ -1,0 +1,80 @@
+"""Ground locators: the fused locator recovers a synthetic object's centre with a calibrated spread."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
+from lepton_perception.core.ground import SIZE_PRIORS, FusedGroundLocator
+
+K = CameraIntrinsics(720.0, 720.0, 620.0, 180.0, 1242, 375)
+PROJ = GroundProjector(K, CameraPose(z_m=1.65))
+
+
+def _box(x_m: float, y_m: float, yaw: float, cls: int) -> np.ndarray:
+    """The 2D box of a size-prior-sized object centred at (x, y) on the road, seen by PROJ."""
+    p = SIZE_PRIORS[cls]
+    c, s = np.cos(yaw), np.sin(yaw)
+    corners = []
+    for dx in (-p.length_m / 2, p.length_m / 2):
+        for dy in (-p.width_m / 2, p.width_m / 2):
+            for z in (0.0, p.height_m):
+                corners.append([x_m + c * dx - s * dy, y_m + s * dx + c * dy, z])
+    uv = PROJ.to_image(np.array(corners))
+    return np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
+
+
+def test_centre_recovered_for_any_yaw_and_errors_inside_two_sigma() -> None:
+    rng = np.random.default_rng(0)
+    truth, boxes = [], []
+    for _ in range(200):
+        x, y, yaw = rng.uniform(6, 30), rng.uniform(-4, 4), rng.uniform(-np.pi, np.pi)
+        truth.append((x, y))
+        boxes.append(_box(x, y, yaw, 2))
+    fix = FusedGroundLocator(PROJ).locate(np.array(boxes), np.full(200, 2, np.int64))
+    err = fix.xy_m - np.array(truth)
+    rng_true = np.linalg.norm(truth, axis=1)
+    assert fix.valid.all()
+    assert np.mean(np.linalg.norm(err, axis=1) / rng_true) < 0.06
+    d2 = np.einsum("ni,nij,nj->n", err, np.linalg.inv(fix.cov_m2), err)
+    assert np.mean(d2 <= 4.0) > 0.9
+
+
+def test_unknown_class_uses_ground_contact_only_and_cut_boxes_skip_height() -> None:
+    loc = FusedGroundLocator(PROJ)
+    box = np.array([[600.0, 150.0, 640.0, 250.0]])
+    unknown = loc.locate(box, np.array([42]))
+    expected, _, _ = PROJ.to_ground(np.array([[620.0, 250.0]]))
+    np.testing.assert_allclose(unknown.xy_m, expected)
+    cut = loc.locate(np.array([[600.0, 0.0, 640.0, 250.0]]), np.array([0]))
+    off, _ = SIZE_PRIORS[0].centre_offset_m()
+    assert np.isclose(np.linalg.norm(cut.xy_m[0]), np.linalg.norm(expected[0]) + off)
+    assert loc.locate(np.zeros((0, 4)), np.zeros(0, np.int64)).xy_m.shape == (0, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 1200),
+            st.floats(0, 370),
+            st.floats(1, 400),
+            st.floats(1, 300),
+            st.sampled_from([0, 2, 7, 42]),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_valid_fixes_are_finite_with_positive_definite_covariance(rows: list[tuple[float, ...]]) -> None:
+    boxes = np.array([[x, y, x + w, min(y + h, 375.0)] for x, y, w, h, _ in rows])
+    fix = FusedGroundLocator(PROJ).locate(boxes, np.array([int(r[4]) for r in rows], np.int64))
+    assert fix.xy_m.shape == (len(rows), 2) and fix.cov_m2.shape == (len(rows), 2, 2)
+    assert np.isfinite(fix.xy_m[fix.valid]).all()
+    assert np.isnan(fix.xy_m[~fix.valid]).all()
+    for c in fix.cov_m2[fix.valid]:
+        np.testing.assert_allclose(c, c.T, atol=1e-9)
+        assert np.linalg.eigvalsh(c).min() > 0
+    assert np.isfinite(FusedGroundLocator(PROJ).horizon.shift_px)
