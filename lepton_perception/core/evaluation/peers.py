@@ -128,15 +128,10 @@ PUBLISHED: dict[str, PeerSpec] = {
     "bytetrack": PeerSpec(
         "ByteTrack (boxmot)",
         "boxmot 25.0.0 ByteTrack",
-        {
-            "track_thresh": 0.6,
-            "min_conf": 0.1,
-            "new_track_thresh": 0.7,
-            "match_thresh": 0.9,
-            "track_buffer": 30,
-        },
-        "ifzhang/ByteTrack tools/track.py (track_thresh 0.6, match_thresh 0.9, track_buffer 30) and "
-        "yolox/tracker/byte_tracker.py (low score 0.1, births at track_thresh + 0.1)",
+        {"track_thresh": 0.6, "min_conf": 0.1, "match_thresh": 0.8, "track_buffer": 30},
+        "Zhang et al. ECCV 2022: high 0.6, low 0.1, IoU < 0.2 rejected (match_thresh 0.8), 30-frame "
+        "buffer, new tracks from unmatched high-score boxes (Algorithm 1); ifzhang/ByteTrack's MOT17 "
+        "script uses match 0.9 and births at 0.7",
     ),
     "ocsort": PeerSpec(
         "OC-SORT (boxmot)",

@@ -16,7 +16,7 @@ RATE_HZ = 10.0
 # Settings whose constructor argument is stored under another attribute, or only through a value
 # derived from it: (peer, setting) -> (attribute, expected value at RATE_HZ, given the setting's value).
 DERIVED: dict[tuple[str, str], tuple[str, Any]] = {
-    # Official ByteTrack births at track_thresh + 0.1; the adapter sets the attribute boxmot reads.
+    # Optional birth threshold (the ByteTrack repo's track_thresh + 0.1): the attribute boxmot reads.
     ("bytetrack", "new_track_thresh"): ("det_thresh", lambda v: v),
     # Frame buffers are counted at 30 fps and scaled to the true rate: 30 -> 10 frames at 10 Hz.
     ("bytetrack", "track_buffer"): ("buffer_size", lambda v: int(RATE_HZ / 30.0 * v)),
@@ -47,8 +47,8 @@ def test_harness_builds_each_peer_with_the_published_settings(name: str) -> None
 def test_published_values_are_the_authors() -> None:
     """Pinned from the official repos (sources in the table); a change here must be a deliberate one."""
     s = {name: spec.settings for name, spec in peers.PUBLISHED.items()}
-    assert (s["bytetrack"]["track_thresh"], s["bytetrack"]["new_track_thresh"]) == (0.6, 0.7)
-    assert (s["bytetrack"]["match_thresh"], s["bytetrack"]["min_conf"]) == (0.9, 0.1)
+    assert (s["bytetrack"]["track_thresh"], s["bytetrack"]["min_conf"]) == (0.6, 0.1)
+    assert s["bytetrack"]["match_thresh"] == 0.8 and "new_track_thresh" not in s["bytetrack"]
     assert (s["ocsort"]["det_thresh"], s["ocsort"]["inertia"], s["ocsort"]["max_age"]) == (0.6, 0.2, 30)
     assert (s["botsort"]["track_high_thresh"], s["botsort"]["new_track_thresh"]) == (0.6, 0.7)
     assert s["botsort"]["match_thresh"] == 0.8 and s["botsort"]["use_embeddings"] is False
@@ -75,6 +75,17 @@ def test_boxmot_profile_is_boxmot_yaml_defaults_not_constructor_defaults() -> No
     assert (built.det_thresh, built.inertia) == (0.6, 0.1)
     bot = _implementation(peers.make_factories(profile="boxmot-defaults")["botsort"](2, RATE_HZ))
     assert bot.cmc is None and bot.use_embeddings is False and bot.buffer_size == int(RATE_HZ / 30 * 40)
+
+
+def test_bytetrack_birth_threshold_is_applied() -> None:
+    """The ByteTrack repo starts tracks at track_thresh + 0.1; boxmot's class has no argument for it."""
+    spec = peers.PeerSpec("ByteTrack", "boxmot", {"track_thresh": 0.6, "new_track_thresh": 0.7}, "repo")
+    built = _implementation(peers.peer_factory("bytetrack", spec)(2, RATE_HZ))
+    assert (built.track_thresh, built.det_thresh) == (0.6, 0.7)
+    box = np.array([[100.0, 50.0, 140.0, 130.0]])
+    tracker = peers.peer_factory("bytetrack", spec)(2, RATE_HZ)
+    for k in range(3):  # a 0.65 box: above the high threshold but below the birth one
+        assert len(tracker.update(box, np.array([0.65]), k / RATE_HZ)) == 0
 
 
 def test_unknown_profile_raises() -> None:
