@@ -37,8 +37,8 @@ def register(sub: Any) -> None:
         "--peer-settings",
         choices=list(peers.PROFILES),
         default="published",
-        help="peers' thresholds: the authors' published ones, or boxmot 25.0.0's defaults (the settings "
-        "of ../shared/README.md's reference figures; adds a reproduction check against them)",
+        help="peers' thresholds: the authors' published ones, or boxmot 25.0.0's own (yaml) defaults; "
+        "either way the run is checked against ../shared/README.md's reference figures",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
@@ -149,8 +149,7 @@ def evaluate(
             n: {"settings": dict(specs[n].settings), "source": specs[n].source} for n in names if n in specs
         },
     }
-    if profile == "boxmot-defaults":
-        result["reproduction"] = reproduction(result)
+    result["reproduction"] = reproduction(result)
     return result
 
 
@@ -174,7 +173,7 @@ def _table(result: dict[str, Any]) -> str:
             m = r.get(key)
             row += " | " + (cell.format(**{**m, "fps": _cell_fps(r, key)}) if m else f"{'-':^{width}}")
         lines.append(row + " |")
-    if "reproduction" in result:
+    if result.get("reproduction"):
         lines += ["", "vs ../shared/README.md   class       HOTA readme   diff |  IDF1 readme   diff"]
         lines += [
             f"{r['tracker']:<24} {r['class']:<10} {r['HOTA']:5.2f} {r['readme_HOTA']:6.2f} {r['dHOTA']:+6.2f}"
