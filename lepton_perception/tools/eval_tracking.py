@@ -108,8 +108,11 @@ def _evaluate_mot(
 
 
 def reproduction(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """This run's KITTI HOTA / IDF1 against ../shared/README.md's reference figures, per peer and class."""
-    rows = []
+    """This run's KITTI HOTA / IDF1 against ../shared/README.md's reference figures, per peer and class
+    (none unless the run is over the README's sequences: figures over other sets do not compare)."""
+    rows: list[dict[str, Any]] = []
+    if tuple(result.get("kitti_sequences", ())) != peers.README_SEQUENCES:
+        return rows
     for name, ref in peers.README_REFERENCE.items():
         ours = result["trackers"].get(name)
         if ours is None:

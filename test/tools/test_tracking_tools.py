@@ -49,8 +49,8 @@ def test_eval_tracking_json(eval_0000: dict[str, Any]) -> None:
     settings = out["peer_settings"]
     assert settings["profile"] == "published" and settings["min_score"] == 0.1
     assert settings["peers"]["ocsort"]["settings"]["inertia"] == 0.2
-    # README check rows for the 4 README peers x 2 classes (figures over all 10 sequences in the docs).
-    assert len(out["reproduction"]) == 8 and {"dHOTA", "dIDF1"} <= set(out["reproduction"][0])
+    # The README check only compares runs over the README's 10 sequences (figures in the docs).
+    assert out["reproduction"] == []
     # Metric regression on sequence 0000 (deterministic): measured lepton Car HOTA/IDF1 73.57/80.35.
     ours = out["trackers"]["lepton"]["car"]
     assert ours["HOTA"] >= 73.0 and ours["IDF1"] >= 80.0

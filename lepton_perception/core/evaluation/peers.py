@@ -226,6 +226,8 @@ PROFILES: dict[str, Callable[[], dict[str, PeerSpec]]] = {
     "boxmot-defaults": boxmot_defaults,
 }
 
+# The KITTI training sequences the README figures are over (the shared ones).
+README_SEQUENCES = ("0000", "0002", "0003", "0004", "0005", "0007", "0009", "0011", "0017", "0020")
 # ../shared/README.md reference figures (boxmot 25.0.0 defaults, trackeval 1.3.0, Kitti2DBox, 10 Hz):
 # tracker -> class -> (HOTA, IDF1).
 README_REFERENCE: dict[str, dict[str, tuple[float, float]]] = {

@@ -117,7 +117,11 @@ def test_roboflow_adapter_drops_rows_without_track() -> None:
 
 def test_reproduction_rows_are_differences_to_the_readme() -> None:
     metrics = {"HOTA": 67.0, "IDF1": 82.0, "MOTA": 0.0, "IDSW": 0.0}
-    result = {"trackers": {"bytetrack": {"car": metrics, "pedestrian": metrics}}}
+    result: dict[str, Any] = {
+        "trackers": {"bytetrack": {"car": metrics, "pedestrian": metrics}},
+        "kitti_sequences": list(peers.README_SEQUENCES),
+    }
     rows = eval_tracking.reproduction(result)
     assert [(r["tracker"], r["class"]) for r in rows] == [("bytetrack", "car"), ("bytetrack", "pedestrian")]
     assert rows[0]["dHOTA"] == pytest.approx(67.0 - 66.93) and rows[1]["dIDF1"] == pytest.approx(82.0 - 56.65)
+    assert eval_tracking.reproduction({**result, "kitti_sequences": ["0000"]}) == []
