@@ -19,17 +19,27 @@ from lepton_perception.tools.common import print_json, shared_dir
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TRACKERS = ("lepton", "sort", "bytetrack", "ocsort", "botsort", "cbiou")
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "tracking", help="tracker vs ByteTrack / OC-SORT / SORT on KITTI and MOT15 (TrackEval)"
+        "tracking",
+        help="tracker vs SORT / ByteTrack / OC-SORT / BoT-SORT / C-BIoU on KITTI and MOT15 (TrackEval)",
     )
     p.add_argument(
         "--kitti", type=Path, default=None, help="KITTI dir with label/ and detections/ (default: shared)"
     )
     p.add_argument("--mot", type=Path, default=None, help="MOT15 dir with TUD-* sequences (default: shared)")
     p.add_argument("--no-mot", action="store_true", help="skip the MOT15 sequences")
-    p.add_argument("--trackers", default="lepton,sort,bytetrack,ocsort", help="comma-separated subset")
+    p.add_argument("--trackers", default=",".join(DEFAULT_TRACKERS), help="comma-separated subset")
+    p.add_argument(
+        "--peer-settings",
+        choices=list(peers.PROFILES),
+        default="published",
+        help="peers' thresholds: the authors' published ones, or boxmot 25.0.0's own (yaml) defaults; "
+        "either way the run is checked against ../shared/README.md's reference figures",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
 
@@ -46,54 +56,133 @@ def _run_all(
     return outs
 
 
-def evaluate(kitti: Path, mot: Path | None, names: list[str]) -> dict[str, Any]:
-    all_factories = peers.make_factories()
+def _select(names: list[str], profile: str) -> dict[str, peers.TrackerFactory]:
+    all_factories = peers.make_factories(profile=profile)
     unknown = [n for n in names if n not in all_factories]
     if unknown:
         raise ValueError(f"unknown trackers {unknown}; known: {list(all_factories)}")
-    factories = {n: all_factories[n] for n in names}
+    return {n: all_factories[n] for n in names}
+
+
+def _evaluate_kitti(
+    kitti: Path, factories: dict[str, peers.TrackerFactory], min_score: float
+) -> dict[str, Any]:
     classes = list(data.KITTI_CLASSES)
     seq_names = data.kitti_sequences(kitti)
-    seqs = [data.load_kitti(kitti, s, c) for s in seq_names for c in classes]
+    seqs = [data.load_kitti(kitti, s, c, min_score) for s in seq_names for c in classes]
     skipped = sum(s.skipped for s in seqs)
     if skipped:
-        log.info("KITTI: dropped %d zero-size detections", skipped)
+        log.info("KITTI: dropped %d zero-size or below-%.2f detections", skipped, min_score)
     outs = _run_all(factories, seqs, "KITTI")
     n_images = sum(data.kitti_n_frames(kitti, s) for s in seq_names)
     scores = scoring.score_kitti(kitti / "label", outs, classes)
     result: dict[str, Any] = {"trackers": {}, "kitti_sequences": seq_names, "kitti_images": n_images}
-    for name in names:
+    for name in factories:
         per_cls = scores[name]
         overall = {m: sum(per_cls[c][m] for c in classes) / len(classes) for m in scoring.METRICS}
         overall["IDSW"] = sum(per_cls[c]["IDSW"] for c in classes)
         fps = n_images / max(sum(o.seconds for o in outs[name]), 1e-9)
-        result["trackers"][name] = {**per_cls, "overall": overall, "fps": fps}
-    if mot is not None:
-        mot_seqs = [data.load_mot(mot, s, r) for s, r in data.MOT15_RATES_HZ.items() if (mot / s).is_dir()]
-        if mot_seqs:
-            mot_outs = _run_all(factories, mot_seqs, "MOT15")
-            mot_scores = scoring.score_mot(mot, mot_outs)
-            n_mot = sum(s.n_frames for s in mot_seqs)
-            result["mot15_sequences"] = [s.name for s in mot_seqs]
-            for name in names:
-                fps = n_mot / max(sum(o.seconds for o in mot_outs[name]), 1e-9)
-                result["trackers"][name]["mot15_pedestrian"] = {**mot_scores[name], "fps": fps}
+        # Images per second of one class's tracker alone (``fps`` above: both classes per image).
+        fps_per_class = {
+            c: n_images / max(sum(o.seconds for o in outs[name] if o.seq.cls == c), 1e-9) for c in classes
+        }
+        result["trackers"][name] = {**per_cls, "overall": overall, "fps": fps, "fps_per_class": fps_per_class}
     return result
+
+
+def _evaluate_mot(
+    mot: Path, factories: dict[str, peers.TrackerFactory], min_score: float, result: dict[str, Any]
+) -> None:
+    mot_seqs = [
+        data.load_mot(mot, s, r, min_score) for s, r in data.MOT15_RATES_HZ.items() if (mot / s).is_dir()
+    ]
+    if not mot_seqs:
+        return
+    mot_outs = _run_all(factories, mot_seqs, "MOT15")
+    mot_scores = scoring.score_mot(mot, mot_outs)
+    n_mot = sum(s.n_frames for s in mot_seqs)
+    result["mot15_sequences"] = [s.name for s in mot_seqs]
+    for name in factories:
+        fps = n_mot / max(sum(o.seconds for o in mot_outs[name]), 1e-9)
+        result["trackers"][name]["mot15_pedestrian"] = {**mot_scores[name], "fps": fps}
+
+
+def reproduction(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """This run's KITTI HOTA / IDF1 against ../shared/README.md's reference figures, per peer and class
+    (none unless the run is over the README's sequences: figures over other sets do not compare)."""
+    rows: list[dict[str, Any]] = []
+    if tuple(result.get("kitti_sequences", ())) != peers.README_SEQUENCES:
+        return rows
+    for name, ref in peers.README_REFERENCE.items():
+        ours = result["trackers"].get(name)
+        if ours is None:
+            continue
+        for cls, (hota, idf1) in ref.items():
+            rows.append(
+                {
+                    "tracker": name,
+                    "class": cls,
+                    "readme_HOTA": hota,
+                    "HOTA": ours[cls]["HOTA"],
+                    "dHOTA": ours[cls]["HOTA"] - hota,
+                    "readme_IDF1": idf1,
+                    "IDF1": ours[cls]["IDF1"],
+                    "dIDF1": ours[cls]["IDF1"] - idf1,
+                }
+            )
+    return rows
+
+
+def evaluate(
+    kitti: Path,
+    mot: Path | None,
+    names: list[str],
+    profile: str = "published",
+    min_score: float = data.MIN_SCORE,
+) -> dict[str, Any]:
+    factories = _select(names, profile)
+    result = _evaluate_kitti(kitti, factories, min_score)
+    if mot is not None:
+        _evaluate_mot(mot, factories, min_score, result)
+    specs = peers.PROFILES[profile]()
+    result["peer_settings"] = {
+        "profile": profile,
+        "min_score": min_score,
+        "peers": {
+            n: {"settings": dict(specs[n].settings), "source": specs[n].source} for n in names if n in specs
+        },
+    }
+    result["reproduction"] = reproduction(result)
+    return result
+
+
+def _cell_fps(r: dict[str, Any], key: str) -> float | None:
+    if key == "mot15_pedestrian":
+        return r[key]["fps"] if key in r else None
+    fps: float = r["fps_per_class"][key]
+    return fps
 
 
 def _table(result: dict[str, Any]) -> str:
     cols = [("car", "KITTI Car"), ("pedestrian", "KITTI Pedestrian"), ("mot15_pedestrian", "MOT15 TUD")]
-    cell = "{HOTA:6.2f} {MOTA:7.2f} {IDF1:6.2f} {IDSW:5.0f}"
-    width = len(cell.format(HOTA=0, MOTA=0, IDF1=0, IDSW=0))
-    head = f"{'tracker':<10}" + "".join(f" | {title:^{width}}" for _, title in cols) + " | KITTI fps"
-    sub = f"{'':<10}" + f" | {'HOTA':>6} {'MOTA':>7} {'IDF1':>6} {'IDSW':>5}" * len(cols) + " |"
+    cell = "{HOTA:6.2f} {MOTA:7.2f} {IDF1:6.2f} {IDSW:5.0f} {fps:6.0f}"
+    width = len(cell.format(HOTA=0, MOTA=0, IDF1=0, IDSW=0, fps=0))
+    head = f"{'tracker':<10}" + "".join(f" | {title:^{width}}" for _, title in cols) + " |"
+    sub = f"{'':<10}" + f" | {'HOTA':>6} {'MOTA':>7} {'IDF1':>6} {'IDSW':>5} {'fps':>6}" * len(cols) + " |"
     lines = [head, sub, "-" * len(head)]
     for name, r in result["trackers"].items():
         row = f"{name:<10}"
         for key, _ in cols:
             m = r.get(key)
-            row += " | " + (cell.format(**m) if m else f"{'-':^{width}}")
-        lines.append(row + f" | {r['fps']:9.0f}")
+            row += " | " + (cell.format(**{**m, "fps": _cell_fps(r, key)}) if m else f"{'-':^{width}}")
+        lines.append(row + " |")
+    if result.get("reproduction"):
+        lines += ["", "vs ../shared/README.md   class       HOTA readme   diff |  IDF1 readme   diff"]
+        lines += [
+            f"{r['tracker']:<24} {r['class']:<10} {r['HOTA']:5.2f} {r['readme_HOTA']:6.2f} {r['dHOTA']:+6.2f}"
+            f" | {r['IDF1']:5.2f} {r['readme_IDF1']:6.2f} {r['dIDF1']:+6.2f}"
+            for r in result["reproduction"]
+        ]
     return "\n".join(lines)
 
 
@@ -103,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
     if mot is not None and not mot.is_dir():
         log.warning("no MOT15 data at %s; skipping it", mot)
         mot = None
-    result = evaluate(kitti, mot, [n.strip() for n in args.trackers.split(",") if n.strip()])
+    names = [n.strip() for n in args.trackers.split(",") if n.strip()]
+    result = evaluate(kitti, mot, names, args.peer_settings)
     if args.json:
         print_json(result)
     else:

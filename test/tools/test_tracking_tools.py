@@ -1,7 +1,10 @@
 """The lepton eval tracking / eval geometry / bench tracker commands, end to end on small inputs."""
 
+import contextlib
+import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,24 +22,56 @@ def one_sequence_kitti(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_eval_tracking_json(one_sequence_kitti: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["eval", "tracking", "--kitti", str(one_sequence_kitti), "--no-mot", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+@pytest.fixture(scope="module")
+def eval_0000(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``lepton eval tracking --json`` on sequence 0000, every tracker with its published settings."""
+    root = tmp_path_factory.mktemp("kitti_0000")
+    for sub in ("label", "detections/pointrcnn_Car", "detections/pointrcnn_Pedestrian"):
+        (root / sub).mkdir(parents=True)
+        (root / sub / "0000.txt").symlink_to(KITTI / sub / "0000.txt")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["eval", "tracking", "--kitti", str(root), "--no-mot", "--json"]) == 0
+    result: dict[str, Any] = json.loads(out.getvalue())
+    return result
+
+
+def test_eval_tracking_json(eval_0000: dict[str, Any]) -> None:
+    out = eval_0000
     assert out["kitti_sequences"] == ["0000"] and out["kitti_images"] == 154
-    assert set(out["trackers"]) == {"lepton", "sort", "bytetrack", "ocsort"}
+    assert set(out["trackers"]) == {"lepton", "sort", "bytetrack", "ocsort", "botsort", "cbiou"}
     for r in out["trackers"].values():
-        assert r["fps"] > 0
+        assert r["fps"] > 0 and min(r["fps_per_class"].values()) > r["fps"]
         for cls in ("car", "pedestrian"):
             assert set(r[cls]) == {"HOTA", "MOTA", "IDF1", "IDSW"}
             assert 0.0 <= r[cls]["HOTA"] <= 100.0
         assert r["car"]["HOTA"] > 40.0
-    # Metric regression on sequence 0000 (deterministic): measured lepton Car HOTA/IDF1 73.57/80.35,
-    # OC-SORT 72.46/78.51, ByteTrack 62.84/73.81.
+    settings = out["peer_settings"]
+    assert settings["profile"] == "published" and settings["min_score"] == 0.1
+    assert settings["peers"]["ocsort"]["settings"]["inertia"] == 0.2
+    # The README check only compares runs over the README's 10 sequences (figures in the docs).
+    assert out["reproduction"] == []
+    # Metric regression on sequence 0000 (deterministic): measured lepton Car HOTA/IDF1 73.57/80.35.
     ours = out["trackers"]["lepton"]["car"]
     assert ours["HOTA"] >= 73.0 and ours["IDF1"] >= 80.0
-    for peer in ("bytetrack", "ocsort"):
-        assert ours["HOTA"] > out["trackers"][peer]["car"]["HOTA"], peer
-        assert ours["IDF1"] > out["trackers"][peer]["car"]["IDF1"], peer
+    # The peers with their published settings (deterministic): Car HOTA / IDF1 measured on 0000.
+    peers_car = {n: (r["car"]["HOTA"], r["car"]["IDF1"]) for n, r in out["trackers"].items() if n != "lepton"}
+    expected = {"ocsort": 76.23, "cbiou": 75.02, "botsort": 69.27, "sort": 66.72, "bytetrack": 63.50}
+    for name, hota in expected.items():
+        assert peers_car[name][0] == pytest.approx(hota, abs=0.05), name
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12: with the authors' published settings OC-SORT and C-BIoU are above our Car HOTA / IDF1 "
+    "on 0000 (76.23 / 75.02 vs 73.57); the tracker work on issue 12 must make this pass",
+)
+def test_ours_above_every_published_peer_on_0000(eval_0000: dict[str, Any]) -> None:
+    ours = eval_0000["trackers"]["lepton"]["car"]
+    for peer, r in eval_0000["trackers"].items():
+        if peer != "lepton":
+            assert ours["HOTA"] > r["car"]["HOTA"], peer
+            assert ours["IDF1"] > r["car"]["IDF1"], peer
 
 
 def test_eval_tracking_table_and_unknown_tracker(

@@ -19,6 +19,9 @@ F64 = npt.NDArray[np.float64]
 log = logging.getLogger(__name__)
 
 KITTI_RATE_HZ = 10.0
+# Every tracker gets every detection down to this score (ByteTrack-style trackers use the low-score
+# ones to extend tracks). The shared KITTI files are already cut at 0.3, the MOT15 TUD ones at 0.5.
+MIN_SCORE = 0.1
 # KITTI tracking classes we evaluate -> (detection folder, COCO class id used by our tracker).
 KITTI_CLASSES: dict[str, tuple[str, int]] = {
     "car": ("pointrcnn_Car", 2),
@@ -37,7 +40,7 @@ class DetectionSequence:
     n_frames: int
     boxes: list[F64]  # per frame (N, 4) xyxy px
     scores: list[F64]  # per frame (N,) probabilities
-    skipped: int  # detections dropped (zero-size or non-finite boxes)
+    skipped: int  # detections dropped (zero-size or non-finite boxes, score below the minimum)
 
     def stamp_s(self, frame: int) -> float:
         return frame / self.rate_hz
@@ -54,8 +57,8 @@ def _split_frames(
     ]
 
 
-def _clean(boxes: F64, scores: F64) -> npt.NDArray[np.bool_]:
-    ok = np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
+def _clean(boxes: F64, scores: F64, min_score: float) -> npt.NDArray[np.bool_]:
+    ok = np.isfinite(boxes).all(axis=1) & np.isfinite(scores) & (scores >= min_score)
     return ok & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
 
 
@@ -76,26 +79,26 @@ def kitti_n_frames(root: Path, seq: str) -> int:
     return last + 1
 
 
-def load_kitti(root: Path, seq: str, cls: str) -> DetectionSequence:
+def load_kitti(root: Path, seq: str, cls: str, min_score: float = MIN_SCORE) -> DetectionSequence:
     folder, coco = KITTI_CLASSES[cls]
     n = kitti_n_frames(root, seq)
     path = root / "detections" / folder / f"{seq}.txt"
     raw = np.loadtxt(path, delimiter=",", ndmin=2) if path.stat().st_size else np.zeros((0, 7))
     boxes, logits = raw[:, 2:6], raw[:, 6]
     scores = 1.0 / (1.0 + np.exp(-logits))  # the files store logits
-    ok = _clean(boxes, scores)
+    ok = _clean(boxes, scores, min_score)
     frames = raw[:, 0].astype(np.int64)
     b, s = _split_frames(frames[ok], boxes[ok], scores[ok], n)
     return DetectionSequence(seq, cls, coco, KITTI_RATE_HZ, n, b, s, int((~ok).sum()))
 
 
-def load_mot(root: Path, seq: str, rate_hz: float) -> DetectionSequence:
+def load_mot(root: Path, seq: str, rate_hz: float, min_score: float = MIN_SCORE) -> DetectionSequence:
     det = np.loadtxt(root / seq / "det" / "det.txt", delimiter=",", ndmin=2)
     gt = np.loadtxt(root / seq / "gt" / "gt.txt", delimiter=",", ndmin=2)
     n = int(max(det[:, 0].max(), gt[:, 0].max()))
     boxes = np.concatenate([det[:, 2:4], det[:, 2:4] + det[:, 4:6]], axis=1)
     scores = det[:, 6]
-    ok = _clean(boxes, scores)
+    ok = _clean(boxes, scores, min_score)
     # MOT frames are 1-based; ours are 0-based.
     b, s = _split_frames(det[ok, 0].astype(np.int64) - 1, boxes[ok], scores[ok], n)
     return DetectionSequence(seq, "pedestrian", 0, rate_hz, n, b, s, int((~ok).sum()))
