@@ -22,6 +22,7 @@ from lepton_perception.core.camera import CameraPose
 from lepton_perception.core.detection import DetectorConfig
 from lepton_perception.core.detection.base import FILTER_FIELDS
 from lepton_perception.core.prediction.predictor import PredictorConfig
+from lepton_perception.core.schema import meta_of
 from lepton_perception.core.tracking.tracker import TrackerConfig
 from lepton_perception.paths import default_model
 
@@ -139,7 +140,8 @@ def specs_for(cameras: tuple[str, ...]) -> list[ParamSpec]:
         for f in dataclasses.fields(cls):
             name = f"{prefix}.{f.name}"
             is_live = live or (prefix == "detector" and f.name in FILTER_FIELDS)
-            desc = field_comments(cls).get(f.name, f"{cls.__name__}.{f.name}")
+            meta = meta_of(f)
+            desc = meta.description if meta else field_comments(cls).get(f.name, f"{cls.__name__}.{f.name}")
             out.append(
                 ParamSpec(
                     name,
