@@ -56,7 +56,13 @@ class TrackerConfig:
         1.5, "a confirmed track unmatched this long is deleted", unit="s", lo=0.0, hi=60.0, live=True
     )
     max_tentative_gap_s: float = param(
-        0.15, "a tentative track unmatched this long is deleted", unit="s", lo=0.0, hi=10.0, live=True
+        0.25,
+        "a tentative track unmatched this long is deleted (longer than one frame interval: 0.25 s lets a "
+        "new track miss one image at 10 Hz and confirm at 5 Hz)",
+        unit="s",
+        lo=0.0,
+        hi=10.0,
+        live=True,
     )
     low_stage_max_gap_s: float = param(
         0.0,

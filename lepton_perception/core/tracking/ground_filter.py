@@ -2,7 +2,11 @@
 
 Positions come from a ``GroundLocator`` (``core/ground.py``) in its own frame (``base_link``, ``odom``,
 ...); this module never knows which frame or which monocular method produced them. It reads and
-writes the ground columns of a ``TrackStore`` (``gx``, ``gcov``, ``g_valid``, ``history``).
+writes the ground columns of a ``TrackStore`` (``gx``, ``gcov``, ``g_valid``, ``g_last_s``, ``history``).
+
+A ground state is never extrapolated further than the coast horizon from its last fix: a track whose
+boxes keep matching but whose fixes are invalid (e.g. its foot point is above the horizon) loses its
+ground state after ``coast_s`` (``expire``) and starts afresh from its next valid fix.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class GroundNoise:
     slow_accel_mps2: float  # the same for pedestrian-like classes, m/s^2
     initial_speed_mps: float  # initial velocity std, m/s
     history_s: float  # ground history kept per track, s
+    coast_s: float  # a ground state without a fix for longer than this is dropped, s
 
 
 def locate(locator: GroundLocator | None, boxes: F64, classes: I64) -> GroundFix:
@@ -52,6 +57,13 @@ class GroundFilter:
         a = np.where(t.slow, n.slow_accel_mps2, n.accel_mps2) ** 2
         t.gx, t.gcov = self.model.predict(t.gx, t.gcov, dt_s, np.repeat(a[:, None], 2, axis=1))
 
+    def expire(self, t: TrackStore, stamp_s: float) -> None:
+        """Drop the ground state of tracks without a fix for longer than the coast horizon."""
+        stale = t.g_valid & (stamp_s - t.g_last_s > self.noise.coast_s + 1e-9)
+        if stale.any():
+            t.g_valid[stale] = False
+            t.gx[stale], t.gcov[stale] = 0.0, 0.0
+
     def update(self, t: TrackStore, rows: I64, fix: GroundFix, stamp_s: float) -> None:
         """Fuse valid fixes into tracks ``rows``; a track's first valid fix initialises its state."""
         ok = fix.valid
@@ -65,6 +77,7 @@ class GroundFilter:
         if upd.any():
             i = rows[upd]
             t.gx[i], t.gcov[i] = self.model.update(t.gx[i], t.gcov[i], fix.xy_m[upd], fix.cov_m2[upd])
+        t.g_last_s[rows[ok]] = stamp_s
         keep_s = self.noise.history_s
         for i, (x, y) in zip(rows[ok].tolist(), t.gx[rows[ok], :2].tolist()):
             t.history[i].append(stamp_s, x, y, keep_s)
@@ -83,6 +96,7 @@ class GroundFilter:
         n, ok = len(fix.valid), fix.valid
         new.gx, new.gcov = np.zeros((n, 4)), np.zeros((n, 4, 4))
         new.g_valid = ok.copy()
+        new.g_last_s = np.full(n, stamp_s)
         if ok.any():
             new.gx[ok], new.gcov[ok] = self.initial_state(fix.xy_m[ok], fix.cov_m2[ok])
         new.history = [GroundHistory() for _ in range(n)]

@@ -50,9 +50,9 @@ class TrackStore:
     obs_box: F64 = field(default_factory=_rows(4))  # (N, 4) last matched detection box, xyxy px
     gx: F64 = field(default_factory=_rows(4))  # (N, 4) ground [x, y, vx, vy] m, m/s
     gcov: F64 = field(default_factory=_rows(4, 4))  # (N, 4, 4)
-    g_valid: BoolArray = field(
-        default_factory=_rows(dtype=np.bool_)
-    )  # (N,) the ground state has been initialised
+    # (N,) the ground state holds a position (initialised and not expired)
+    g_valid: BoolArray = field(default_factory=_rows(dtype=np.bool_))
+    g_last_s: F64 = field(default_factory=_rows())  # (N,) stamp of the last ground fix fused
     history: list[GroundHistory] = field(default_factory=list)  # (N,) ground-plane histories
 
     def __len__(self) -> int:

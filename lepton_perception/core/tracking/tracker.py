@@ -2,14 +2,15 @@
 
 ``MultiObjectTracker.step`` reads as its stages:
 
-1. **predict** every track to the image stamp (F, Q from the real ``dt``; ``motion.py``);
-2. **associate** detections to tracks by the table of stages in ``association.py`` (ByteTrack's score
+1. **lifecycle**: tracks unmatched for longer than their coast time as of this stamp are deleted
+   (a long gap between images expires tracks instead of extrapolating them);
+2. **predict** every track to the image stamp (F, Q from the real ``dt``; ``motion.py``);
+3. **associate** detections to tracks by the table of stages in ``association.py`` (ByteTrack's score
    tiers, OC-SORT's recovery against the last observed box), class-aware, gated, Hungarian;
-3. **update** the matched tracks' box filters; a track re-found after a gap first re-runs its filter
+4. **update** the matched tracks' box filters; a track re-found after a gap first re-runs its filter
    over a virtual trajectory between its last observation and the new one (OC-SORT re-update);
-4. **ground update**: the matched boxes' ground fixes from the ``GroundLocator`` are fused by the
+5. **ground update**: the matched boxes' ground fixes from the ``GroundLocator`` are fused by the
    per-track ground-plane filter (``ground_filter.py``);
-5. **lifecycle**: tracks unmatched for longer than their coast time are deleted;
 6. **birth**: unmatched detections confident enough start tentative tracks;
 7. **output**: one immutable ``Track`` snapshot per track.
 
@@ -116,7 +117,11 @@ class MultiObjectTracker:
         self._config = config
         self._stages = cascade(config, self._cost)
         noise = GroundNoise(
-            config.ground_accel_mps2, config.pedestrian_accel_mps2, config.initial_speed_mps, config.history_s
+            config.ground_accel_mps2,
+            config.pedestrian_accel_mps2,
+            config.initial_speed_mps,
+            config.history_s,
+            config.max_coast_s,
         )
         self._ground = GroundFilter(self._ground_model, noise)
 
@@ -126,6 +131,7 @@ class MultiObjectTracker:
     ) -> list[Track]:
         prev_s, dt = self._advance_clock(stamp_s)
         dets = self._valid_detections(detections)
+        self._lifecycle(stamp_s)
         self._predict(dt)
         ti, di = associate(self._stages, self._candidates(dets, prev_s))
         self._update(ti, dets.boxes[di], dets.scores[di], stamp_s)
@@ -133,7 +139,6 @@ class MultiObjectTracker:
         located = np.concatenate([di, born])
         fix = locate(locator, dets.boxes[located], dets.classes[located])
         self._ground.update(self._t, ti, _rows_of(fix, slice(0, len(di))), stamp_s)
-        self._lifecycle(stamp_s)
         newborn = _Dets(dets.boxes[born], dets.scores[born], dets.classes[born])
         self._birth(newborn, _rows_of(fix, slice(len(di), None)), stamp_s)
         return self._output(stamp_s)
@@ -141,8 +146,8 @@ class MultiObjectTracker:
     # ------------------------------------------------------------------------------------- stages
     def _advance_clock(self, stamp_s: float) -> tuple[float, float]:
         """(previous stamp, dt) in seconds; invalid or backward stamps are refused."""
-        if not math.isfinite(stamp_s):
-            raise ValueError(f"stamp must be finite, got {stamp_s}")
+        if not math.isfinite(stamp_s) or stamp_s < 0.0:
+            raise ValueError(f"stamp must be finite and >= 0 s, got {stamp_s}")
         if self._last_stamp_s is not None and stamp_s < self._last_stamp_s:
             raise ValueError(f"time went backwards: {stamp_s:.6f} s < {self._last_stamp_s:.6f} s")
         prev_s = stamp_s if self._last_stamp_s is None else self._last_stamp_s
@@ -226,13 +231,17 @@ class MultiObjectTracker:
         return np.flatnonzero(free & (dets.scores >= self.config.birth_score))
 
     def _lifecycle(self, stamp_s: float) -> None:
-        """Delete tracks unmatched for longer than their coast time (confirmed) or tentative gap."""
+        """Delete tracks unmatched, as of this stamp, for longer than their coast time (confirmed) or
+        tentative gap, before they are predicted or matched: however long the gap between two images,
+        no track outlives its coast time and no position is extrapolated beyond it. The ground state
+        of a track whose boxes match without valid ground fixes expires the same way."""
         t, cfg = self._t, self.config
         since = stamp_s - t.last_s
         limit = np.where(t.confirmed, cfg.max_coast_s, cfg.max_tentative_gap_s)
         alive = since <= limit + _EPS_S
         if not alive.all():
             t.keep(alive)
+        self._ground.expire(t, stamp_s)
 
     def _birth(self, dets: _Dets, fix: GroundFix, stamp_s: float) -> None:
         n = len(dets.scores)
