@@ -48,6 +48,40 @@ def iou_cost(tracks: F64, dets: F64) -> F64:
     return result
 
 
+def height_iou_matrix(a: F64, b: F64) -> F64:
+    """(N, 4) x (M, 4) xyxy -> (N, M) overlap of the vertical extents over their union (Hybrid-SORT's
+    height cue: boxes of people at different depths differ in top and bottom even when they overlap)."""
+    top = np.maximum(a[:, None, 1], b[None, :, 1])
+    bottom = np.minimum(a[:, None, 3], b[None, :, 3])
+    span = np.maximum(a[:, None, 3], b[None, :, 3]) - np.minimum(a[:, None, 1], b[None, :, 1])
+    result: F64 = np.maximum(bottom - top, 0.0) / np.maximum(span, 1e-9)
+    return result
+
+
+def height_modulated_iou_cost(tracks: F64, dets: F64) -> F64:
+    """1 - IoU x height IoU (Hybrid-SORT's HMIoU)."""
+    result: F64 = 1.0 - iou_matrix(tracks, dets) * height_iou_matrix(tracks, dets)
+    return result
+
+
+def buffered(boxes: F64, ratio: float) -> F64:
+    """(N, 4) xyxy boxes grown by ``ratio`` x their width / height on every side (C-BIoU)."""
+    wh = boxes[:, 2:] - boxes[:, :2]
+    return np.concatenate([boxes[:, :2] - ratio * wh, boxes[:, 2:] + ratio * wh], axis=1)
+
+
+@dataclass(frozen=True)
+class BufferedCost:
+    """C-BIoU: a cost on buffered boxes, for tracks and detections whose plain boxes no longer overlap
+    (fast or irregular motion, a prediction that drifted)."""
+
+    cost: AssociationCost
+    ratio: float
+
+    def __call__(self, tracks: F64, dets: F64) -> F64:
+        return self.cost(buffered(tracks, self.ratio), buffered(dets, self.ratio))
+
+
 class TrackSet(Enum):
     CONFIRMED = "confirmed"  # confirmed tracks, coasting ones included
     RECENT = "recent"  # confirmed tracks matched recently (``low_stage_max_gap_s``)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from lepton_perception.core.schema import meta_of, param
 
@@ -50,6 +51,18 @@ class TrackerConfig:
         hi=1.0,
         live=True,
     )
+    association_cost: Literal["iou", "hmiou"] = param(
+        "iou", "cost of every stage: 1 - IoU, or 1 - IoU x height IoU (Hybrid-SORT)", live=True
+    )
+    buffer_ratio: float = param(
+        0.0,
+        "C-BIoU stage after recovery: predicted and detected boxes grown by this fraction of their size "
+        "on every side; 0 = no such stage",
+        lo=0.0,
+        hi=2.0,
+        live=True,
+    )
+    buffer_iou_gate: float = param(0.3, "minimum buffered IoU of the C-BIoU stage", lo=0.0, hi=1.0, live=True)
     # Lifecycle.
     min_hits: int = param(3, "matched detections to confirm a track", lo=1, hi=100, live=True)
     max_coast_s: float = param(
@@ -149,6 +162,8 @@ class TrackerConfig:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             meta, value = meta_of(f), getattr(self, f.name)
+            if isinstance(value, str):
+                continue  # choices: checked by the parameter layer and by ``cascade``
             if not math.isfinite(value):
                 raise ValueError(f"tracker.{f.name} must be finite, got {value}")
             if meta is None:

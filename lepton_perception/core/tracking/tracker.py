@@ -32,11 +32,13 @@ from lepton_perception.core.ground import GroundFix, GroundLocator
 from lepton_perception.core.tracking.association import (
     AssociationCost,
     AssociationStage,
+    BufferedCost,
     Candidates,
     DetectionSet,
     TrackBox,
     TrackSet,
     associate,
+    height_modulated_iou_cost,
     iou_cost,
 )
 from lepton_perception.core.tracking.config import TrackerConfig
@@ -64,28 +66,53 @@ class _Dets(NamedTuple):
     classes: I64  # (D,) COCO
 
 
-def cascade(config: TrackerConfig, cost: AssociationCost = iou_cost) -> tuple[AssociationStage, ...]:
-    """The association table (see ``association.py``); IoU gates become cost gates 1 - min IoU."""
+COSTS: dict[str, AssociationCost] = {"iou": iou_cost, "hmiou": height_modulated_iou_cost}
+
+
+def cascade(config: TrackerConfig, cost: AssociationCost | None = None) -> tuple[AssociationStage, ...]:
+    """The association table (see ``association.py``); IoU gates become cost gates 1 - min IoU.
+    ``cost`` (default: the one ``config.association_cost`` names) is used by every stage."""
+    c = config
+    base = cost if cost is not None else COSTS[c.association_cost]
 
     def stage(
-        name: str, tracks: TrackSet, dets: DetectionSet, box: TrackBox, min_iou: float
+        name: str,
+        tracks: TrackSet,
+        dets: DetectionSet,
+        box: TrackBox,
+        min_iou: float,
+        f: AssociationCost = base,
     ) -> AssociationStage:
-        return AssociationStage(name, tracks, dets, box, cost, 1.0 - min_iou)
+        return AssociationStage(name, tracks, dets, box, f, 1.0 - min_iou)
 
-    c = config
-    return (
+    stages = [
         stage("high", TrackSet.CONFIRMED, DetectionSet.HIGH, TrackBox.PREDICTED, c.iou_gate),
         stage("low", TrackSet.RECENT, DetectionSet.LOW, TrackBox.PREDICTED, c.low_iou_gate),
         stage("recovery", TrackSet.CONFIRMED, DetectionSet.HIGH, TrackBox.OBSERVED, c.recovery_iou_gate),
-        stage("tentative", TrackSet.TENTATIVE, DetectionSet.HIGH, TrackBox.PREDICTED, c.tentative_iou_gate),
+    ]
+    if c.buffer_ratio > 0:
+        buffered = BufferedCost(base, c.buffer_ratio)
+        stages.append(
+            stage(
+                "buffered",
+                TrackSet.CONFIRMED,
+                DetectionSet.HIGH,
+                TrackBox.PREDICTED,
+                c.buffer_iou_gate,
+                buffered,
+            )
+        )
+    stages.append(
+        stage("tentative", TrackSet.TENTATIVE, DetectionSet.HIGH, TrackBox.PREDICTED, c.tentative_iou_gate)
     )
+    return tuple(stages)
 
 
 class MultiObjectTracker:
     """``step(detections, stamp_s, locator)`` once per image of one camera; ids belong to this instance.
 
     ``box_model`` (4 axes: cx, cy, w, h) and ``ground_model`` (2 axes: x, y) are ``MotionModel``s;
-    ``cost`` is the ``AssociationCost`` every stage of the cascade uses.
+    ``cost`` is the ``AssociationCost`` every stage of the cascade uses (default: the config's).
     """
 
     def __init__(
@@ -94,7 +121,7 @@ class MultiObjectTracker:
         *,
         box_model: MotionModel | None = None,
         ground_model: MotionModel | None = None,
-        cost: AssociationCost = iou_cost,
+        cost: AssociationCost | None = None,
     ) -> None:
         self._box_model = box_model or ConstantVelocityModel(4)
         if self._box_model.dim_z != 4:
@@ -163,7 +190,7 @@ class MultiObjectTracker:
         if bad:
             self.skipped_detections += bad
             log.debug("skipped %d invalid detections (non-finite or empty boxes)", bad)
-        ok &= scores >= self.config.low_score  # below it: ignored, not invalid
+        ok &= scores >= _score_threshold(self.config.low_score)  # below it: ignored, not invalid
         return _Dets(boxes[ok], scores[ok], d.class_ids[ok].astype(np.int64))
 
     def _predict(self, dt: float) -> None:
@@ -173,7 +200,7 @@ class MultiObjectTracker:
 
     def _candidates(self, dets: _Dets, prev_s: float) -> Candidates:
         t, cfg = self._t, self.config
-        high = dets.scores >= cfg.high_score
+        high = dets.scores >= _score_threshold(cfg.high_score)
         recent = prev_s - t.last_s <= cfg.low_stage_max_gap_s + _EPS_S
         return Candidates(
             tracks={
@@ -228,7 +255,7 @@ class MultiObjectTracker:
     def _unmatched_confident(self, dets: _Dets, matched: I64) -> I64:
         free = np.ones(len(dets.scores), bool)
         free[matched] = False
-        return np.flatnonzero(free & (dets.scores >= self.config.birth_score))
+        return np.flatnonzero(free & (dets.scores >= _score_threshold(self.config.birth_score)))
 
     def _lifecycle(self, stamp_s: float) -> None:
         """Delete tracks unmatched, as of this stamp, for longer than their coast time (confirmed) or
@@ -328,6 +355,12 @@ class MultiObjectTracker:
         var = (self.config.measurement_noise_h * np.maximum(h, 1.0)) ** 2
         result: F64 = var[:, None, None] * _EYE4
         return result
+
+
+def _score_threshold(threshold: float) -> float:
+    """A score threshold as the detections hold it: scores are float32, so a detection scored 0.7
+    (0.699999988 in float32) passes a 0.7 threshold."""
+    return float(np.float32(threshold))
 
 
 def _rows_of(fix: GroundFix, rows: slice) -> GroundFix:
