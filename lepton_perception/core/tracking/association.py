@@ -10,7 +10,14 @@ tiers plus OC-SORT's observation-centric recovery:
 | high      | confirmed (incl. coasting)     | high score | predicted     | ``iou_gate``      |
 | low       | confirmed, seen in last image  | low score  | predicted     | ``low_iou_gate``  |
 | recovery  | confirmed                      | high score | last observed | ``recovery_iou_gate`` |
+| buffered  | confirmed                      | high score | predicted (*) | ``buffer_iou_gate`` |
 | tentative | tentative                      | high score | predicted     | ``tentative_iou_gate`` |
+
+(*) track and detection boxes grown by ``buffer_ratio`` of their size on every side (C-BIoU); the stage
+is left out when ``buffer_ratio`` is 0.
+
+With ``fuse_score`` the high-score stages multiply the similarity (1 - cost) by the detection's score
+before the gate (ByteTrack / BoT-SORT score fusion); the low stage keeps plain IoU, as in ByteTrack.
 
 scipy's ``linear_sum_assignment`` beats ``lap.lapjv`` with ``extend_cost`` here: ~20 us vs ~150 us for
 50 x 50 (lapjv pads to a square (T + D) matrix to honour ``cost_limit``).
@@ -106,6 +113,9 @@ class AssociationStage:
     box: TrackBox
     cost: AssociationCost
     max_cost: float  # gate: pairs costlier than this never match
+    # Score fusion (ByteTrack / BoT-SORT ``fuse_score``): similarity x detection score, so a weak
+    # detection needs more overlap, and of two candidates the surer one wins.
+    fuse_score: bool = False
 
 
 class Candidates(NamedTuple):
@@ -117,6 +127,7 @@ class Candidates(NamedTuple):
     track_classes: I64  # (N,)
     det_boxes: F64  # (D, 4)
     det_classes: I64  # (D,)
+    det_scores: F64  # (D,) in [0, 1]
 
 
 def associate(stages: tuple[AssociationStage, ...], c: Candidates) -> tuple[I64, I64]:
@@ -132,6 +143,8 @@ def associate(stages: tuple[AssociationStage, ...], c: Candidates) -> tuple[I64,
         if len(ti) == 0 or len(di) == 0:
             continue
         cost = stage.cost(c.boxes[stage.box][ti], c.det_boxes[di])
+        if stage.fuse_score:
+            cost = 1.0 - (1.0 - cost) * c.det_scores[di][None, :]
         cost[cost > stage.max_cost] = GATED
         cost[c.track_classes[ti][:, None] != c.det_classes[di][None, :]] = GATED
         r, k = linear_assignment(cost, GATED / 2)

@@ -54,8 +54,14 @@ class TrackerConfig:
     association_cost: Literal["iou", "hmiou"] = param(
         "iou", "cost of every stage: 1 - IoU, or 1 - IoU x height IoU (Hybrid-SORT)", live=True
     )
+    fuse_score: Literal["none", "high", "all"] = param(
+        "high",
+        "score fusion (ByteTrack/BoT-SORT): which stages gate and rank IoU x detection score; 'high': "
+        "the high-score stages, 'all': the low stage too",
+        live=True,
+    )
     buffer_ratio: float = param(
-        0.0,
+        0.3,
         "C-BIoU stage after recovery: predicted and detected boxes grown by this fraction of their size "
         "on every side; 0 = no such stage",
         lo=0.0,
@@ -88,7 +94,7 @@ class TrackerConfig:
     )
     # Observation-centric re-update (OC-SORT) after a gap.
     reupdate_min_gap_s: float = param(
-        0.5,
+        0.15,
         "a track re-found after a longer gap re-runs its filter over a virtual trajectory",
         unit="s",
         lo=0.0,

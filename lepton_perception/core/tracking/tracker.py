@@ -83,7 +83,8 @@ def cascade(config: TrackerConfig, cost: AssociationCost | None = None) -> tuple
         min_iou: float,
         f: AssociationCost = base,
     ) -> AssociationStage:
-        return AssociationStage(name, tracks, dets, box, f, 1.0 - min_iou)
+        fuse = c.fuse_score == "all" or (c.fuse_score == "high" and dets == DetectionSet.HIGH)
+        return AssociationStage(name, tracks, dets, box, f, 1.0 - min_iou, fuse)
 
     stages = [
         stage("high", TrackSet.CONFIRMED, DetectionSet.HIGH, TrackBox.PREDICTED, c.iou_gate),
@@ -213,6 +214,7 @@ class MultiObjectTracker:
             track_classes=t.class_ids,
             det_boxes=dets.boxes,
             det_classes=dets.classes,
+            det_scores=dets.scores,
         )
 
     def _update(self, ti: I64, boxes: F64, scores: F64, stamp_s: float) -> None:

@@ -53,6 +53,7 @@ def _candidates(
         track_classes=np.full(len(conf), 2),
         det_boxes=np.array(dets, float),
         det_classes=np.full(len(dets), 2),
+        det_scores=np.where(high, 0.9, 0.5),
     )
 
 
@@ -94,3 +95,37 @@ def test_cascade_is_class_aware_and_stages_see_only_free_rows() -> None:
     c = c._replace(det_classes=np.array([0, 0]))  # people, tracks are cars
     rows, _ = associate(cascade(TrackerConfig()), c)
     assert len(rows) == 0
+
+
+def test_buffered_stage_matches_a_track_whose_prediction_no_longer_overlaps() -> None:
+    # Prediction 30 px right of a 40 px wide detection: IoU 0.14, below the gate; C-BIoU's grown boxes
+    # (12 px more on every side) overlap by 0.36.
+    det = [[100.0, 100.0, 140.0, 180.0]]
+    pred = [[130.0, 100.0, 170.0, 180.0]]
+    c = _candidates(pred, [[300.0, 100.0, 340.0, 180.0]], [True], det, [True])
+    rows, _ = associate(cascade(TrackerConfig(buffer_ratio=0.0)), c)
+    assert len(rows) == 0
+    rows, _ = associate(cascade(TrackerConfig(buffer_ratio=0.3)), c)
+    assert rows.tolist() == [0]
+
+
+@pytest.mark.parametrize(
+    ("score", "fuse", "matched"), [(0.9, "high", True), (0.5, "high", False), (0.5, "none", True)]
+)
+def test_score_fusion_asks_weak_detections_for_more_overlap(score: float, fuse: str, matched: bool) -> None:
+    # IoU 0.5 against the prediction (also with both boxes grown): passes a 0.3 gate alone, not as
+    # 0.5 x 0.5 = 0.25.
+    c = _candidates(
+        [[100.0, 100.0, 140.0, 180.0]],
+        [[300.0, 100.0, 340.0, 180.0]],
+        [True],
+        [[100.0, 100.0, 140.0, 180.0]],
+        [True],
+    )
+    c = c._replace(
+        boxes={**c.boxes, TrackBox.PREDICTED: np.array([[100.0, 100.0, 180.0, 180.0]])},
+        det_scores=np.array([score]),
+    )
+    cfg = TrackerConfig(fuse_score=fuse, iou_gate=0.3, buffer_iou_gate=0.3)
+    rows, _ = associate(cascade(cfg), c)
+    assert (len(rows) == 1) == matched
