@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from lepton_perception.core.detection import Detector
 from lepton_perception.core.ground import GroundLocator
 from lepton_perception.core.prediction.base import Predictor
-from lepton_perception.core.tracking.tracker import MultiObjectTracker
+from lepton_perception.core.tracking.base import Tracker
 from lepton_perception.core.types import Frame, FrameResult, TrackState
 
+# Any ``Tracker``; the parameter keeps the concrete type for callers that configure their trackers.
+TrackerT = TypeVar("TrackerT", bound=Tracker)
 
-class Pipeline:
-    """Owns one tracker per camera; the detector and predictor are shared across cameras."""
+
+class Pipeline(Generic[TrackerT]):
+    """Owns one tracker per camera (made by ``make_tracker``); the detector and predictor are shared
+    across cameras."""
 
     def __init__(
         self,
         detector: Detector,
-        make_tracker: Callable[[], MultiObjectTracker],
+        make_tracker: Callable[[], TrackerT],
         predictor: Predictor | None = None,
     ) -> None:
         self.detector = detector
         self.predictor = predictor
         self._make_tracker = make_tracker
-        self.trackers: dict[str, MultiObjectTracker] = {}
+        self.trackers: dict[str, TrackerT] = {}
 
     def step(self, frame: Frame, locator: GroundLocator | None = None) -> FrameResult:
         return self.step_batch([frame], [locator])[0]

@@ -30,7 +30,7 @@ from lepton_perception.core.detection import DetectorConfig
 from lepton_perception.core.detection.base import FILTER_FIELDS
 from lepton_perception.core.prediction.config import PredictorConfig
 from lepton_perception.core.schema import meta_of, param
-from lepton_perception.core.tracking.tracker import TrackerConfig
+from lepton_perception.core.tracking.config import TrackerConfig
 
 NODE_NAME = "lepton_perception"
 MODEL_FILE = "yolox_nano.onnx"

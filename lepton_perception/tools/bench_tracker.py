@@ -7,13 +7,25 @@ region's limits. Detections are their projected boxes with 3 % (of the box heigh
 coordinate, scores uniform in [0.3, 1], 5 % missed and on average two false positives per image.
 With ``--ground`` (default) every step also projects and filters ground-plane positions, as the ROS
 node does.
+
+``--against REF`` (a git ref, e.g. ``main``) times this checkout and REF's tracker side by side: the two
+run alternately in fresh processes over the same frames, and the ratio of their best medians is
+reported (timings on a shared machine are only comparable within one run).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +47,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=int, default=5, help="runs over the same frames; the best is reported")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--against", metavar="REF", help="also time git REF's tracker; report the time ratio")
     p.set_defaults(func=run)
 
 
@@ -104,7 +117,58 @@ def _one_run(
     }
 
 
+# Runs one benchmark of the package found on PYTHONPATH and prints its JSON.
+_CHILD = (
+    "import argparse, sys\n"
+    "from lepton_perception.tools import bench_tracker as b\n"
+    "p = argparse.ArgumentParser(); b.register(p.add_subparsers())\n"
+    "a = p.parse_args(['tracker', *sys.argv[1:]]); sys.exit(a.func(a))\n"
+)
+
+
+def _child_args(args: argparse.Namespace) -> list[str]:
+    out = ["--objects", str(args.objects), "--steps", str(args.steps), "--rate-hz", str(args.rate_hz)]
+    out += ["--seed", str(args.seed), "--repeat", "1", "--json"]
+    return out + (["--no-ground"] if args.no_ground else [])
+
+
+def _timed_child(package_root: Path, args: argparse.Namespace) -> float:
+    env = {**os.environ, "PYTHONPATH": str(package_root)}
+    cmd = [sys.executable, "-c", _CHILD, *_child_args(args)]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return float(json.loads(out)["step_ms_median"])
+
+
+def compare(args: argparse.Namespace) -> int:
+    """This checkout vs git ``args.against``, alternating runs; ratio of the best medians."""
+    here = Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(here), "archive", args.against, "lepton_perception"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        ours, ref = [], []
+        for _ in range(args.repeat):
+            ref.append(_timed_child(Path(tmp), args))
+            ours.append(_timed_child(here, args))
+    result = {"against": args.against, "ours_median_ms": ours, "ref_median_ms": ref}
+    result["ratio"] = min(ours) / min(ref)
+    if args.json:
+        print_json(result)
+    else:
+        print(
+            f"step median, best of {args.repeat}: this checkout {min(ours):.3f} ms, {args.against} "
+            f"{min(ref):.3f} ms, ratio {result['ratio']:.3f} (< 1: faster)"
+        )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.against:
+        return compare(args)
     warm = 50
     frames = synthetic_frames(args.objects, warm + args.steps, args.rate_hz, args.seed)
     locator = None if args.no_ground else BoxFootLocator(GroundProjector(KITTI_INTRINSICS, KITTI_POSE))

@@ -1,10 +1,12 @@
-"""YOLOX output decoding and class-aware NMS (numpy; the torch backend has its own on-device path)."""
+"""YOLOX output decoding and post-processing in numpy (NMS from ``core/boxes.py``; the torch backend
+has its own on-device path)."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
 
+from lepton_perception.core.boxes import nms
 from lepton_perception.core.detection.preprocess import Letterbox
 from lepton_perception.core.types import Detections
 
@@ -29,29 +31,6 @@ def decode(raw: F32, grid: F32, stride: F32) -> F32:
     out[:, :2] = (raw[:, :2] + grid) * stride
     out[:, 2:4] = np.exp(raw[:, 2:4]) * stride
     return out
-
-
-def nms(
-    boxes: F32, scores: F32, class_ids: npt.NDArray[np.int64], iou_threshold: float
-) -> npt.NDArray[np.int64]:
-    """Greedy class-aware NMS: a box only suppresses boxes of its own class.
-
-    Returns kept indices in descending score order (ties keep input order).
-    """
-    order = np.argsort(-scores, kind="stable")
-    x1, y1, x2, y2 = boxes.T
-    areas = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
-    keep: list[int] = []
-    while order.size:
-        i = order[0]
-        keep.append(int(i))
-        rest = order[1:]
-        w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
-        h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
-        inter = w * h
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = rest[(iou <= iou_threshold) | (class_ids[rest] != class_ids[i])]
-    return np.asarray(keep, dtype=np.int64)
 
 
 def postprocess(

@@ -1,5 +1,7 @@
-"""Multi-object tracking: motion models, association, and the tracker step."""
+"""Multi-object tracking: the ``Tracker`` seam, our tracker, its config, motion models and association."""
 
-from lepton_perception.core.tracking.tracker import MultiObjectTracker, TrackerConfig
+from lepton_perception.core.tracking.base import Tracker
+from lepton_perception.core.tracking.config import TrackerConfig
+from lepton_perception.core.tracking.tracker import MultiObjectTracker
 
-__all__ = ["MultiObjectTracker", "TrackerConfig"]
+__all__ = ["MultiObjectTracker", "Tracker", "TrackerConfig"]

@@ -200,18 +200,3 @@ def test_history_keeps_only_history_s() -> None:
 def test_invalid_config_is_rejected(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         TrackerConfig(**bad)
-
-
-@pytest.mark.parametrize(("gate_h", "same_id"), [(0.0, False), (1.0, True)])
-def test_distance_stage_matches_a_jump_without_overlap(gate_h: float, same_id: bool) -> None:
-    tracker = MultiObjectTracker(TrackerConfig(min_hits=1, distance_gate_h=gate_h))
-    first = Detections(
-        np.array([[500, 150, 510, 170]], np.float32), np.array([0.9], np.float32), np.array([CAR])
-    )
-    # 12 px to the right: no overlap with the 10 px wide box, 0.6 box heights away.
-    jumped = Detections(
-        np.array([[512, 150, 522, 170]], np.float32), np.array([0.9], np.float32), np.array([CAR])
-    )
-    tid = tracker.step(first, 0.0)[0].track_id
-    out = [t for t in tracker.step(jumped, 0.1) if t.state == TrackState.CONFIRMED]
-    assert (out[0].track_id == tid) == same_id
