@@ -18,16 +18,25 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from lepton_perception.core.detection.quantize import FP32_ROLES
+    from lepton_perception.core.detection.quantize import FP32_ROLES, QuantSettings
+
+    d = QuantSettings()  # the detector's settings are the defaults here
 
     p = sub.add_parser("quantize", help="build the cached int8 (static, QDQ) detector model")
     p.add_argument("--model", default=None, help="fp32 YOLOX ONNX (default: shared yolox_nano.onnx)")
     p.add_argument("--size", type=int, default=416, help="network input, px")
-    p.add_argument("--format", default="qdq", choices=["qdq", "qoperator"])
+    p.add_argument("--format", default=d.quant_format, choices=["qdq", "qoperator"])
     p.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor, not per channel")
     p.add_argument("--reduce-range", action="store_true", help="7-bit weights (CPUs without VNNI)")
-    p.add_argument("--calibration", default="minmax", choices=["minmax", "entropy", "percentile"])
-    p.add_argument("--keep-fp32", nargs="*", default=[], choices=FP32_ROLES, help="graph parts left in float")
+    p.add_argument("--calibration", default=d.calibration, choices=["minmax", "entropy", "percentile"])
+    p.add_argument("--percentile", type=float, default=d.percentile, help="percentile calibration, %%")
+    p.add_argument(
+        "--keep-fp32",
+        nargs="*",
+        default=list(d.keep_fp32),
+        choices=FP32_ROLES,
+        help="graph parts left in float",
+    )
     p.add_argument("--video-frames", type=int, default=None, help="calibration frames from the video")
     p.add_argument("--cache-dir", default="", help="default: $XDG_CACHE_HOME/lepton_perception/int8")
     p.add_argument("--rebuild", action="store_true", help="quantise even if the cached file exists")
@@ -43,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         per_channel=not args.per_tensor,
         reduce_range=args.reduce_range,
         calibration=args.calibration,
+        percentile=args.percentile,
         keep_fp32=tuple(args.keep_fp32),
     )
     calib = CalibrationSet() if args.video_frames is None else CalibrationSet(video_frames=args.video_frames)
