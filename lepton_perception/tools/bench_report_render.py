@@ -89,6 +89,7 @@ def node_stages(node: dict[str, Any] | None) -> dict[str, dict[str, float]]:
 def plots(report: Report, img_dir: Path) -> dict[str, Path]:
     """Write the PNGs the results allow; name -> path."""
     out: dict[str, Path] = {}
+    img_dir.mkdir(parents=True, exist_ok=True)
     det = report.get("detector")
     if det and det.get("rows"):
         rows = _mean_rows(det["rows"])
@@ -295,13 +296,51 @@ def _accuracy_section(report: Report) -> list[str]:
     ]
     if c:
         out += [
-            f"Box agreement: {c['box_agreement']:.3f} ({c['matched_boxes']} of {c['reference_boxes']}"
+            f"Box agreement: {c['matched_boxes'] / max(c['reference_boxes'], 1):.4f} ({c['matched_boxes']} of"
+            f" {c['reference_boxes']}"
             f" fp32 boxes reproduced with the same class at IoU >= {c['agreement_iou']}, over"
             f" {c['agreement_images']} images: the shared stills and every 4th PETS frame;"
             f" {c['extra_boxes']} int8 boxes without an fp32 match).",
             "",
         ]
     return out
+
+
+# Acceptance targets of the int8 detector (issue 13).
+INT8_SPEEDUP_MIN = 1.8  # x fp32 onnxruntime, batch 1, same run
+PETS_DELTA_MAX = 0.02  # |int8 - fp32| person precision and recall
+AGREEMENT_MIN = 0.95
+
+
+def acceptance(report: Report) -> list[str]:
+    """One line per int8 acceptance check the results allow, with the measured value and met / not met."""
+    lines = []
+    det, acc = report.get("detector"), report.get("accuracy")
+    speed = (det or {}).get("speedup_over_fp32_onnxruntime", {}).get("onnxruntime cpu int8 batch 1")
+    if speed:
+        ok = speed["median"] >= INT8_SPEEDUP_MIN
+        lines.append(
+            f"* int8 speed-up over fp32 onnxruntime, batch 1: {speed['median']:.2f}x (median of"
+            f" {len(speed['per_repeat'])} paired repeats; target >= {INT8_SPEEDUP_MIN}x): **{_met(ok)}**"
+        )
+    ref = (acc or {}).get("compare", {}).get("reference")
+    if acc and ref:
+        for key in ("precision", "recall"):
+            d = acc[key] - ref[key]
+            lines.append(
+                f"* PETS person {key}: int8 {acc[key]:.3f} vs fp32 {ref[key]:.3f} ({d:+.3f}; target within"
+                f" {PETS_DELTA_MAX}): **{_met(abs(d) <= PETS_DELTA_MAX)}**"
+            )
+        c = acc["compare"]
+        share = c["matched_boxes"] / max(c["reference_boxes"], 1)
+        lines.append(
+            f"* box agreement: {share:.4f} (target >= {AGREEMENT_MIN}): **{_met(share >= AGREEMENT_MIN)}**"
+        )
+    return [*(["## int8 acceptance", "", *lines, ""] if lines else [])]
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
 
 
 def _failed(report: Report, key: str) -> str:
@@ -393,7 +432,8 @@ def markdown(report: Report, plots_: dict[str, Path], base: Path) -> str:
         "",
     ]
     body = (
-        _detector_section(report, plots_, base)
+        acceptance(report)
+        + _detector_section(report, plots_, base)
         + _accuracy_section(report)
         + _node_section(report, plots_, base)
         + _small_benches(report)

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 #   "head_preds": the final 1x1 prediction convs (box, objectness, class; the only convs without SiLU) and
 #     everything after them (sigmoids, the concat of boxes with probabilities, reshape, transpose);
 #   "resize": the neck's nearest-neighbour upsampling.
-FP32_ROLES = ("stem", "head_preds", "resize")
+#   "head": the whole decoupled head: "head_preds" and the convs that feed only it (stems, cls/reg convs).
+FP32_ROLES = ("stem", "head_preds", "head", "resize")
 
 
 @dataclass(frozen=True)
@@ -187,9 +188,27 @@ def fp32_nodes(model: Any, roles: Sequence[str]) -> list[str]:
             if n.op_type == "Conv" and not any(c.op_type == "Mul" for c in consumers.get(n.output[0], []))
         ]
         keep += [n.name for n in _downstream(preds, consumers)]
+    if "head" in roles:
+        keep += _exclusive_feeders(nodes, consumers, set(fp32_nodes(model, ("head_preds",))))
     if "resize" in roles:
         keep += [n.name for n in nodes if n.op_type in ("Resize", "Upsample")]
     return keep
+
+
+def _exclusive_feeders(nodes: Sequence[Any], consumers: dict[str, list[Any]], seed: set[str]) -> list[str]:
+    """``seed`` grown by every Conv/Sigmoid/Mul whose outputs feed only nodes already in the set."""
+    keep = set(seed)
+    grown = True
+    while grown:
+        grown = False
+        for n in nodes:
+            if n.name in keep or n.op_type not in ("Conv", "Sigmoid", "Mul"):
+                continue
+            users = [c for out in n.output for c in consumers.get(out, [])]
+            if users and all(c.name in keep for c in users):
+                keep.add(n.name)
+                grown = True
+    return sorted(keep)
 
 
 def _downstream(start: Sequence[Any], consumers: dict[str, list[Any]]) -> list[Any]:
