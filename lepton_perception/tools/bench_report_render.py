@@ -157,7 +157,7 @@ def _plot_speedup(speedup: dict[str, dict[str, Any]], path: Path) -> Path:
         ax.plot(speedup[k]["per_repeat"], [i] * len(speedup[k]["per_repeat"]), "k.", ms=4)
     ax.axvline(1.0, color="k", lw=0.8)
     ax.axvline(1.8, color="tab:red", lw=0.8, ls="--", label="1.8x target (int8, batch 1)")
-    ax.set_xlabel("speed-up over fp32 onnxruntime (p50 latency ratio; dots: repeats)")
+    ax.set_xlabel("fp32 onnxruntime p50 / run p50 (dots: repeats)")
     ax.set_title("int8 and torch vs fp32 onnxruntime, paired")
     ax.legend(fontsize=8)
     fig.tight_layout()
