@@ -22,7 +22,6 @@ from tqdm import tqdm
 
 from lepton_perception.core.detection import Detector, create_detector
 from lepton_perception.core.detection.evaluation import Agreement, MatchCounts, box_agreement, match
-from lepton_perception.core.detection.quantize import read_frames
 from lepton_perception.tools.common import add_detector_args, detector_config, print_json, shared_dir
 
 log = logging.getLogger(__name__)
@@ -56,6 +55,8 @@ def pets_counts(
     detector: Detector, video: Path, frames: dict[int, dict], iou: float
 ) -> tuple[MatchCounts, list]:
     """Person matches on the annotated frames of ``video``."""
+    from lepton_perception.core.detection.quantize import read_frames  # onnxruntime.quantization: lazily
+
     total = MatchCounts(0, 0, 0, 0)
     per_frame: list[dict[str, int]] = []
     images = read_frames(video, sorted(frames))
@@ -81,6 +82,8 @@ def agreement(reference: Detector, other: Detector, images: list, iou: float) ->
 
 
 def _agreement_images(video: Path, stride: int) -> list:
+    from lepton_perception.core.detection.quantize import read_frames
+
     cap = cv2.VideoCapture(str(video))
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
