@@ -108,16 +108,7 @@ class OnnxRuntimeDetector:
                 f"input {inp.name}{inp.shape}, output {out.name}{out.shape}"
             )
         self._input_name = inp.name
-        # One test run at start-up: weights whose shapes do not fit the graph fail here, not mid-drive.
-        probe = np.random.default_rng(0).uniform(0, 255, (2, 3, size, size)).astype(np.float32)
-        try:
-            single = np.concatenate([reference.run(None, {inp.name: p[None]})[0] for p in probe])
-        except Exception as exc:
-            raise ModelLoadError(f"model file {path} loads but fails a test run: {exc}") from exc
-        if single.shape[-1] != 85 or not np.isfinite(single).all():
-            raise ModelLoadError(
-                f"model file {path}: test run gave output {single.shape} with non-finite values"
-            )
+        probe, single = _test_run(reference, inp.name, path, size)
         self.batched = not isinstance(inp.shape[0], int)
         chosen, checked = model, reference
         if not self.batched:
@@ -254,6 +245,21 @@ class OnnxRuntimeDetector:
         t3 = time.perf_counter()
         self.last_timings_ms = StageTimings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
         return out
+
+
+def _test_run(session: Any, input_name: str, path: Path, size: int) -> tuple[npt.NDArray[np.float32], Any]:
+    """One test run at start-up: weights whose shapes do not fit the graph fail here, not mid-drive.
+
+    Returns the (2, 3, S, S) probe and the outputs of running its images one by one.
+    """
+    probe = np.random.default_rng(0).uniform(0, 255, (2, 3, size, size)).astype(np.float32)
+    try:
+        single = np.concatenate([session.run(None, {input_name: p[None]})[0] for p in probe])
+    except Exception as exc:
+        raise ModelLoadError(f"model file {path} loads but fails a test run: {exc}") from exc
+    if single.shape[-1] != 85 or not np.isfinite(single).all():
+        raise ModelLoadError(f"model file {path}: test run gave output {single.shape} with non-finite values")
+    return probe, single
 
 
 def _has_cuda(ort: Any) -> bool:
