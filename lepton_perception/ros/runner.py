@@ -152,6 +152,12 @@ def _is_device_fault(exc: BaseException) -> bool:
     return any(s in text for s in ("cuda", "out of memory", "outofmemory", "cudnn", "gpu"))
 
 
+def _on_cpu(config: DetectorConfig) -> DetectorConfig:
+    """The same detector settings on the CPU (half precision exists only on CUDA)."""
+    precision = "fp32" if config.precision == "fp16" else config.precision
+    return dataclasses.replace(config, device="cpu", precision=precision)
+
+
 class PerceptionRunner:
     def __init__(
         self,
@@ -187,7 +193,7 @@ class PerceptionRunner:
                 raise
             log.error("detector on %s unavailable (%s); starting on the CPU", config.device, exc)
             self._faults.update(["detector_faults", "cpu_fallbacks"])
-            return self._detector_factory(dataclasses.replace(config, device="cpu", fp16=False))
+            return self._detector_factory(_on_cpu(config))
 
     # --- calls from other threads ------------------------------------------------------------------
     def apply_config(self, config: NodeConfig) -> None:
@@ -386,7 +392,7 @@ class PerceptionRunner:
             return
         log.error("detector on %s failed (%s); switching to the CPU", self.detector.device, exc)
         try:
-            cpu = self._detector_factory(dataclasses.replace(self.config.detector, device="cpu", fp16=False))
+            cpu = self._detector_factory(_on_cpu(self.config.detector))
         except Exception as again:
             log.error("no CPU detector either: %s", again)
             return

@@ -2,8 +2,15 @@
 
 All backends run in one process on the same images, interleaved call by call (torch, onnxruntime,
 torch, ...), so a load change on the machine hits them alike. Times are end to end ``detect()``
-calls: letterbox, upload, network, decode, NMS and boxes back in image pixels. The batch is made of
-the shared street/test photos (different sizes, as from several cameras), repeated to the batch size.
+calls: letterbox, upload, network, decode, NMS and boxes back in image pixels; each row also gives the
+median of each stage (``stages_ms_p50``: preprocess, inference, postprocess, from the detector's
+``last_timings_ms``). The batch is made of the shared street/test photos (different sizes, as from
+several cameras), repeated to the batch size.
+
+Precisions: fp32 everywhere, fp16 for torch on CUDA and onnxruntime with TensorRT, int8 for
+onnxruntime on CPU (the cached statically quantised model, built first if missing). ``--repeats``
+runs the whole interleaved measurement several times; ``ratios`` gives, per repeat, the p50 latency
+of each run divided by fp32 onnxruntime's at the same batch (paired: same repeat, same load).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import argparse
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 
 import cv2
@@ -19,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from lepton_perception.core.detection import Detector, DetectorConfig
+from lepton_perception.core.detection import Detector, DetectorConfig, StageTimings
 from lepton_perception.tools.common import default_model, print_json, shared_dir
 
 log = logging.getLogger(__name__)
@@ -41,9 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--precision",
         nargs="+",
-        default=["fp16", "fp32"],
-        choices=["fp16", "fp32"],
-        help="fp16: torch on CUDA, onnxruntime with TensorRT; fp32 otherwise",
+        default=["fp16", "fp32", "int8"],
+        choices=["fp16", "fp32", "int8"],
+        help="fp16: torch on CUDA, onnxruntime with TensorRT; int8: onnxruntime on CPU; fp32 everywhere",
+    )
+    p.add_argument(
+        "--repeats", type=int, default=1, help="independent interleaved measurements (paired ratios)"
     )
     p.add_argument(
         "--threads", type=int, default=0, help="CPU threads for every backend (0: library default)"
@@ -80,9 +91,69 @@ def _load_images() -> list[npt.NDArray[np.uint8]]:
     return images
 
 
+def _detectors(args: argparse.Namespace) -> list[Detector]:
+    """One detector per (backend, precision) that this machine runs."""
+    base = DetectorConfig(
+        model_path=args.model or default_model(),
+        device=args.device,
+        cpu_threads=args.threads,
+        max_batch=max(args.batches),
+    )
+    runs: list[Detector] = []
+    for backend in args.backends:
+        fp32 = _build(backend, replace(base, precision="fp32"))
+        # fp16 exists for torch on CUDA and for onnxruntime's TensorRT provider; elsewhere only fp32 runs.
+        fp16_possible = fp32.device != "cpu" and (backend == "torch" or _has_tensorrt(fp32))
+        if "fp32" in args.precision or not fp16_possible:
+            runs.append(fp32)
+        if "fp16" in args.precision and fp16_possible:
+            runs.append(_build(backend, replace(base, precision="fp16")))
+        if "int8" in args.precision and backend == "onnxruntime":
+            runs.append(_build(backend, replace(base, precision="int8", device="cpu")))
+    return runs
+
+
+def _measure(
+    runs: Sequence[Detector], batch: list[npt.NDArray[np.uint8]], args: argparse.Namespace, bar: tqdm
+) -> list[tuple[list[float], list[StageTimings]]]:
+    """Interleaved calls (run 1, run 2, ..., run 1, ...): per run the call times (s) and stage times."""
+    out: list[tuple[list[float], list[StageTimings]]] = [([], []) for _ in runs]
+    for it in range(args.warmup + args.iters):
+        for k, det in enumerate(runs):
+            t0 = time.perf_counter()
+            det.detect(batch)
+            dt = time.perf_counter() - t0
+            if it >= args.warmup:
+                out[k][0].append(dt)
+                out[k][1].append(det.last_timings_ms)
+            bar.update()
+    return out
+
+
+def _row(det: Detector, batch_size: int, repeat: int, ts: list[float], stages: list[StageTimings]) -> dict:
+    ms = np.asarray(ts) * 1e3
+    return {
+        "backend": det.name,
+        "device": det.device,
+        "precision": det.precision,
+        "batch": batch_size,
+        "repeat": repeat,
+        "call_ms_p50": round(float(np.percentile(ms, 50)), 2),
+        "call_ms_p99": round(float(np.percentile(ms, 99)), 2),
+        "image_ms_p50": round(float(np.percentile(ms, 50)) / batch_size, 2),
+        "image_ms_p99": round(float(np.percentile(ms, 99)) / batch_size, 2),
+        "images_per_s": round(batch_size * len(ms) / (ms.sum() / 1e3), 1),
+        "stages_ms_p50": {
+            stage: round(float(np.median([getattr(s, stage) for s in stages])), 2)
+            for stage in ("preprocess", "inference", "postprocess")
+        },
+        "iters": len(ms),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.iters < 1 or args.warmup < 0 or min(args.batches) < 1:
-        log.error("--iters and --batches must be >= 1, --warmup >= 0")
+    if args.iters < 1 or args.warmup < 0 or min(args.batches) < 1 or args.repeats < 1:
+        log.error("--iters, --repeats and --batches must be >= 1, --warmup >= 0")
         return 2
     if args.threads != 1 and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
         log.warning(
@@ -90,68 +161,71 @@ def run(args: argparse.Namespace) -> int:
             " workers spin and torch times can be 10-100x worse; rerun with OMP_WAIT_POLICY=PASSIVE"
             " or --threads 1"
         )
-    base = DetectorConfig(
-        model_path=args.model or default_model(),
-        device=args.device,
-        cpu_threads=args.threads,
-        max_batch=max(args.batches),
-    )
-    runs: list[tuple[str, Detector]] = []
-    for backend in args.backends:
-        fp32 = _build(backend, replace(base, fp16=False))
-        # fp16 exists for torch on CUDA and for onnxruntime's TensorRT provider; elsewhere only fp32 runs.
-        fp16_possible = fp32.device != "cpu" and (backend == "torch" or _has_tensorrt(fp32))
-        if "fp32" in args.precision or not fp16_possible:
-            runs.append(("fp32", fp32))
-        if "fp16" in args.precision and fp16_possible:
-            runs.append(("fp16", _build(backend, replace(base, fp16=True))))
+    runs = _detectors(args)
     images = _load_images()
     rows = []
-    total = len(args.batches) * (args.iters + args.warmup) * len(runs)
+    total = args.repeats * len(args.batches) * (args.iters + args.warmup) * len(runs)
     with tqdm(total=total, desc="bench detector", unit="call", disable=None) as bar:
-        for batch_size in args.batches:
-            batch = [images[i % len(images)] for i in range(batch_size)]
-            times: list[list[float]] = [[] for _ in runs]
-            for it in range(args.warmup + args.iters):
-                for k, (_, det) in enumerate(runs):
-                    t0 = time.perf_counter()
-                    det.detect(batch)
-                    dt = time.perf_counter() - t0
-                    if it >= args.warmup:
-                        times[k].append(dt)
-                    bar.update()
-            for (precision, det), ts in zip(runs, times):
-                ms = np.asarray(ts) * 1e3
-                rows.append(
-                    {
-                        "backend": det.name,
-                        "device": det.device,
-                        "precision": precision,
-                        "batch": batch_size,
-                        "call_ms_p50": round(float(np.percentile(ms, 50)), 2),
-                        "call_ms_p99": round(float(np.percentile(ms, 99)), 2),
-                        "image_ms_p50": round(float(np.percentile(ms, 50)) / batch_size, 2),
-                        "image_ms_p99": round(float(np.percentile(ms, 99)) / batch_size, 2),
-                        "images_per_s": round(batch_size * len(ms) / (ms.sum() / 1e3), 1),
-                        "iters": len(ms),
-                    }
-                )
+        for repeat in range(args.repeats):
+            for batch_size in args.batches:
+                batch = [images[i % len(images)] for i in range(batch_size)]
+                for det, (ts, stages) in zip(runs, _measure(runs, batch, args, bar)):
+                    rows.append(_row(det, batch_size, repeat, ts, stages))
     ratios = _torch_vs_ort(rows)
+    paired = paired_ratios(rows)
     if args.json:
-        print_json({"threads": args.threads, "rows": rows, "torch_over_onnxruntime_p50": ratios})
+        print_json(
+            {
+                "threads": args.threads,
+                "cpu_count": os.cpu_count(),
+                "load_avg_1m": round(os.getloadavg()[0], 2),
+                "rows": rows,
+                "torch_over_onnxruntime_p50": ratios,
+                "speedup_over_fp32_onnxruntime": paired,
+            }
+        )
         return 0
+    _print_table(args, rows, ratios, paired)
+    return 0
+
+
+def _print_table(args: argparse.Namespace, rows: list[dict], ratios: dict, paired: dict) -> None:
     print(f"threads: {args.threads or 'library default'}; per-image = per-call / batch")
-    head = f"{'backend':<12} {'device':<7} {'prec':<5} {'batch':>5} {'call p50':>9} {'call p99':>9}"
-    print(head + f" {'img p50':>8} {'img p99':>8} {'img/s':>8}")
+    head = (
+        f"{'backend':<12} {'device':<7} {'prec':<5} {'batch':>5} {'rep':>3} {'call p50':>9} {'call p99':>9}"
+    )
+    print(head + f" {'img p50':>8} {'img/s':>8}  pre/inf/post p50 ms")
     for r in rows:
+        st = r["stages_ms_p50"]
         print(
-            f"{r['backend']:<12} {r['device']:<7} {r['precision']:<5} {r['batch']:>5}"
+            f"{r['backend']:<12} {r['device']:<7} {r['precision']:<5} {r['batch']:>5} {r['repeat']:>3}"
             f" {r['call_ms_p50']:>9.2f} {r['call_ms_p99']:>9.2f}"
-            f" {r['image_ms_p50']:>8.2f} {r['image_ms_p99']:>8.2f} {r['images_per_s']:>8.1f}"
+            f" {r['image_ms_p50']:>8.2f} {r['images_per_s']:>8.1f}"
+            f"  {st['preprocess']:.2f}/{st['inference']:.2f}/{st['postprocess']:.2f}"
         )
     for key, ratio in ratios.items():
         print(f"torch / onnxruntime p50 latency, {key}: {ratio:.2f}x")
-    return 0
+    for key, v in paired.items():
+        print(
+            f"speed-up over fp32 onnxruntime, {key}: median {v['median']:.2f}x (per repeat {v['per_repeat']})"
+        )
+
+
+def paired_ratios(rows: list[dict]) -> dict[str, dict]:
+    """fp32-onnxruntime p50 / this run's p50, per repeat at the same batch, for every other run."""
+    ref = {
+        (r["repeat"], r["batch"]): r["call_ms_p50"]
+        for r in rows
+        if r["backend"] == "onnxruntime" and r["precision"] == "fp32" and r["device"] == "cpu"
+    }
+    per: dict[str, list[float]] = {}
+    for r in rows:
+        base = ref.get((r["repeat"], r["batch"]))
+        if base is None or (r["backend"] == "onnxruntime" and r["precision"] == "fp32"):
+            continue
+        key = f"{r['backend']} {r['device']} {r['precision']} batch {r['batch']}"
+        per.setdefault(key, []).append(round(base / r["call_ms_p50"], 3))
+    return {k: {"median": round(float(np.median(v)), 3), "per_repeat": v} for k, v in per.items()}
 
 
 def _torch_vs_ort(rows: list[dict]) -> dict[str, float]:

@@ -30,6 +30,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("", "process", "process", "run the whole pipeline offline on a bag or video", True),
     Command("", "demo", "demo", "main job: PETS 2009 video -> bag -> live ROS graph -> outputs", True),
     Command("", "export", "export", "export the torch detector to TorchScript or ONNX"),
+    Command("", "quantize", "quantize", "build (or find in the cache) the int8 detector model"),
     Command("", "soak", "soak", "memory soak: many frames through the live node, RSS growth", True),
     Command("bag", "from-video", "bag", "turn a video into a bag of Image + CameraInfo", True),
     Command("bag", "info", "bag", "topics, types, counts and duration of a bag", True),
@@ -41,6 +42,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("bench", "detector", "bench_detector", "detector latency and throughput per backend and batch"),
     Command("bench", "tracker", "bench_tracker", "tracker step time for N moving objects"),
     Command("bench", "predictor", "bench_predictor", "batch latency of the trajectory predictor"),
+    Command("bench", "report", "bench_report", "run the benchmarks and write docs/benchmarks.md with plots"),
     Command("bench", "node", "bench_node", "multi-camera throughput/latency of the live node", True),
     Command("train", "predictor", "train_predictor", "train the GRU trajectory predictor on ETH/UCY"),
 )

@@ -45,9 +45,25 @@ def test_export_onnx_reports_round_trip(capsys, tmp_path):
 
 def test_bench_detector_bounded_run(capsys):
     out = _run_json(
-        capsys, "bench", "detector", "--iters", "2", "--warmup", "0", "--batches", "1", "2", "--json"
+        capsys,
+        "bench",
+        "detector",
+        "--iters",
+        "2",
+        "--warmup",
+        "0",
+        "--batches",
+        "1",
+        "2",
+        "--precision",
+        "fp16",
+        "fp32",
+        "--repeats",
+        "2",
+        "--json",
     )
     rows = out["rows"]
+    assert {r["repeat"] for r in rows} == {0, 1}
     assert {(r["backend"], r["batch"]) for r in rows} == {
         ("torch", 1),
         ("torch", 2),
@@ -57,6 +73,13 @@ def test_bench_detector_bounded_run(capsys):
     for r in rows:
         assert r["iters"] == 2 and r["call_ms_p50"] > 0 and r["images_per_s"] > 0
         assert r["call_ms_p99"] >= r["call_ms_p50"]
+        assert r["precision"] == "fp32" and set(r["stages_ms_p50"]) == {
+            "preprocess",
+            "inference",
+            "postprocess",
+        }
+        assert sum(r["stages_ms_p50"].values()) <= r["call_ms_p50"] * 1.05
+    assert set(out["speedup_over_fp32_onnxruntime"]) == {"torch cpu fp32 batch 1", "torch cpu fp32 batch 2"}
     assert set(out["torch_over_onnxruntime_p50"]) == {"cpu fp32 batch 1", "cpu fp32 batch 2"}
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from lepton_perception.core.detection.base import Detector, DetectorConfig, ModelLoadError
+from lepton_perception.core.detection.base import Detector, DetectorConfig, ModelLoadError, StageTimings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Detector", "DetectorConfig", "ModelLoadError", "create_detector"]
+__all__ = ["Detector", "DetectorConfig", "ModelLoadError", "StageTimings", "create_detector"]
 
 
 def _cuda_available() -> bool:
@@ -35,9 +35,12 @@ def create_detector(config: DetectorConfig) -> Detector:
     ``auto`` takes the faster backend for the device: torch (fp16) on CUDA, onnxruntime on CPU, where
     it measured 1.4-1.6x faster than torch (docs/detector.md). If that one cannot be loaded it falls
     back to the other, logging why; when both fail, the first (more specific) error is raised.
+    ``int8`` exists only on onnxruntime (the cached quantised model, built on first use).
     """
     if config.backend != "auto":
         return _build(config.backend, config)
+    if config.precision == "int8":
+        return _build("onnxruntime", config)
     on_gpu = config.device != "cpu" and _cuda_available()
     order = ("torch", "onnxruntime") if on_gpu else ("onnxruntime", "torch")
     try:

@@ -64,3 +64,46 @@ def match(
         else:
             fp += 1
     return MatchCounts(tp, fp, int((~taken).sum()), ignored)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How many reference boxes another detector reproduced (same class, IoU >= threshold)."""
+
+    matched: int
+    reference: int  # boxes of the reference detector
+    extra: int  # boxes of the other detector matching no reference box
+
+    def __add__(self, other: Agreement) -> Agreement:
+        return Agreement(
+            self.matched + other.matched, self.reference + other.reference, self.extra + other.extra
+        )
+
+    @property
+    def share(self) -> float:
+        """Matched / reference boxes (1.0 when the reference found nothing)."""
+        return self.matched / self.reference if self.reference else 1.0
+
+
+def box_agreement(
+    ref_boxes: npt.ArrayLike,
+    ref_classes: npt.ArrayLike,
+    boxes: npt.ArrayLike,
+    classes: npt.ArrayLike,
+    iou_threshold: float = 0.7,
+) -> Agreement:
+    """One image: greedy one-to-one matching of reference boxes to boxes of the same class, best IoU first."""
+    iou = iou_matrix(ref_boxes, boxes)
+    same = np.asarray(ref_classes).reshape(-1, 1) == np.asarray(classes).reshape(1, -1)
+    iou = np.where(same, iou, 0.0)
+    n_ref, n = iou.shape
+    matched = 0
+    if n_ref and n:
+        pairs = np.argwhere(iou >= iou_threshold)
+        order = np.argsort(-iou[pairs[:, 0], pairs[:, 1]], kind="stable")
+        used_r, used_c = np.zeros(n_ref, bool), np.zeros(n, bool)
+        for r, c in pairs[order]:
+            if not used_r[r] and not used_c[c]:
+                used_r[r] = used_c[c] = True
+                matched += 1
+    return Agreement(matched, n_ref, n - matched)

@@ -9,6 +9,7 @@ not possible or disagrees, the backend keeps the original graph and loops over i
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,15 @@ import numpy.typing as npt
 import onnx
 from onnx import numpy_helper
 
-from lepton_perception.core.detection.base import DetectorConfig, ModelLoadError, load_onnx, with_filter
+from lepton_perception.core.detection.base import (
+    DetectorConfig,
+    ModelLoadError,
+    StageTimings,
+    load_onnx,
+    with_filter,
+)
 from lepton_perception.core.detection.postprocess import decode, make_grid, postprocess
-from lepton_perception.core.detection.preprocess import letterbox
+from lepton_perception.core.detection.preprocess import Letterbox, LetterboxBuffer
 from lepton_perception.core.types import Detections
 
 log = logging.getLogger(__name__)
@@ -55,14 +62,33 @@ def make_batch_dynamic(model: onnx.ModelProto) -> onnx.ModelProto | None:
     return m
 
 
+def _model_for(config: DetectorConfig) -> str:
+    """The file to load: the fp32 model, or for ``int8`` its cached quantised model (built if missing)."""
+    if config.precision != "int8":
+        return config.model_path
+    from lepton_perception.core.detection.quantize import ensure_int8_model
+
+    try:
+        int8 = ensure_int8_model(config.model_path, config.input_size_px, cache_dir=config.int8_cache_dir)
+    except (OSError, ValueError) as exc:  # calibration data missing or unreadable
+        raise ModelLoadError(f"int8 model for {config.model_path} cannot be built: {exc}") from exc
+    return str(int8.path)
+
+
 class OnnxRuntimeDetector:
     name = "onnxruntime"
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: DetectorConfig, model_file: str | Path | None = None) -> None:
+        """``model_file``: load this ONNX instead of the one ``config`` names (e.g. an int8 variant)."""
         import onnxruntime as ort
 
-        path, model = load_onnx(config.model_path)
+        if config.precision == "fp16" and (config.device == "cpu" or not _has_cuda(ort)):
+            raise ValueError(
+                "precision fp16 needs CUDA (onnxruntime TensorRT/CUDA provider); this is CPU only"
+            )
+        path, model = load_onnx(model_file or _model_for(config))
         self.config = config
+        self.model_file = path
         size = config.input_size_px
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -82,36 +108,40 @@ class OnnxRuntimeDetector:
                 f"input {inp.name}{inp.shape}, output {out.name}{out.shape}"
             )
         self._input_name = inp.name
-        # One test run at start-up: weights whose shapes do not fit the graph fail here, not mid-drive.
-        probe = np.random.default_rng(0).uniform(0, 255, (2, 3, size, size)).astype(np.float32)
-        try:
-            single = np.concatenate([reference.run(None, {inp.name: p[None]})[0] for p in probe])
-        except Exception as exc:
-            raise ModelLoadError(f"model file {path} loads but fails a test run: {exc}") from exc
-        if single.shape[-1] != 85 or not np.isfinite(single).all():
-            raise ModelLoadError(
-                f"model file {path}: test run gave output {single.shape} with non-finite values"
-            )
+        probe, single = _test_run(reference, inp.name, path, size)
         self.batched = not isinstance(inp.shape[0], int)
         chosen, checked = model, reference
         if not self.batched:
             dyn = self._dynamic_batch(ort, model, opts, path, probe=probe, single=single)
             if dyn is not None:
                 (chosen, checked), self.batched = dyn, True
-        providers = self._providers(config, ort.get_available_providers(), self.batched)
+        # int8 (QDQ) is the CPU path; the GPU providers run fp32/fp16 graphs.
+        available = ["CPUExecutionProvider"] if config.precision == "int8" else ort.get_available_providers()
+        providers = self._providers(config, available, self.batched)
         self.session: Any = checked
         if providers != cpu:
             self.session = self._session(ort, chosen.SerializeToString(), opts, providers, path)
         self.device = "cuda" if self.session.get_providers()[0] != "CPUExecutionProvider" else "cpu"
+        self.precision = self._precision(config, self.session.get_providers())
         self._grid, self._stride = make_grid(size)
         self._thresholds = config.score_thresholds()
-        self._canvases = np.empty((0, size, size, 3), np.uint8)
+        self._letterbox = LetterboxBuffer(size)
+        self._blob = np.empty((0, 3, size, size), np.float32)
+        self.last_timings_ms = StageTimings()
         log.info(
-            "onnxruntime detector on %s (providers %s, %s)",
+            "onnxruntime detector on %s, %s (providers %s, %s, %s)",
             self.device,
+            self.precision,
             self.session.get_providers(),
             "batched" if self.batched else "fixed batch 1: one run per image",
+            path,
         )
+
+    @staticmethod
+    def _precision(config: DetectorConfig, providers: list[str]) -> str:
+        if config.precision == "int8":
+            return "int8"
+        return "fp16" if providers[0] == "TensorrtExecutionProvider" and config.fp16 else "fp32"
 
     def _providers(
         self, config: DetectorConfig, available: list[str], batched: bool
@@ -175,20 +205,34 @@ class OnnxRuntimeDetector:
         self.config = with_filter(self.config, config)
         self._thresholds = self.config.score_thresholds()
 
-    def detect(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
+    def preprocess(
+        self, images: Sequence[npt.NDArray[np.uint8]]
+    ) -> tuple[npt.NDArray[np.float32], list[Letterbox]]:
+        """Images -> (B, 3, S, S) float32 network input (a view of a reused buffer) and the letterboxes.
+
+        One resize per image into the reused uint8 canvas, then one pass that changes the layout
+        (HWC BGR -> CHW) and the type (uint8 -> float32) into the reused input buffer.
+        """
         n = len(images)
-        if n == 0:
+        if self._blob.shape[0] < n:
+            self._blob = np.empty((n, *self._blob.shape[1:]), np.float32)
+        canvases, lbs = self._letterbox(images)
+        blob = self._blob[:n]
+        np.copyto(blob, canvases.transpose(0, 3, 1, 2))
+        return blob, lbs
+
+    def detect(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[Detections]:
+        if len(images) == 0:
             return []
-        size = self.config.input_size_px
-        if self._canvases.shape[0] < n:
-            self._canvases = np.empty((n, size, size, 3), np.uint8)
-        lbs = [letterbox(img, size, self._canvases[i])[1] for i, img in enumerate(images)]
-        blob = np.ascontiguousarray(self._canvases[:n].transpose(0, 3, 1, 2), dtype=np.float32)
+        t0 = time.perf_counter()
+        blob, lbs = self.preprocess(images)
+        t1 = time.perf_counter()
         if self.batched:
             raw = self.session.run(None, {self._input_name: blob})[0]
         else:
             raw = np.concatenate([self.session.run(None, {self._input_name: b[None]})[0] for b in blob])
-        return [
+        t2 = time.perf_counter()
+        out = [
             postprocess(
                 decode(raw[i], self._grid, self._stride),
                 lb,
@@ -198,3 +242,26 @@ class OnnxRuntimeDetector:
             )
             for i, lb in enumerate(lbs)
         ]
+        t3 = time.perf_counter()
+        self.last_timings_ms = StageTimings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        return out
+
+
+def _test_run(session: Any, input_name: str, path: Path, size: int) -> tuple[npt.NDArray[np.float32], Any]:
+    """One test run at start-up: weights whose shapes do not fit the graph fail here, not mid-drive.
+
+    Returns the (2, 3, S, S) probe and the outputs of running its images one by one.
+    """
+    probe = np.random.default_rng(0).uniform(0, 255, (2, 3, size, size)).astype(np.float32)
+    try:
+        single = np.concatenate([session.run(None, {input_name: p[None]})[0] for p in probe])
+    except Exception as exc:
+        raise ModelLoadError(f"model file {path} loads but fails a test run: {exc}") from exc
+    if single.shape[-1] != 85 or not np.isfinite(single).all():
+        raise ModelLoadError(f"model file {path}: test run gave output {single.shape} with non-finite values")
+    return probe, single
+
+
+def _has_cuda(ort: Any) -> bool:
+    providers = ort.get_available_providers()
+    return "CUDAExecutionProvider" in providers or "TensorrtExecutionProvider" in providers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -63,16 +64,65 @@ def letterbox(
     YOLOX places the image at the top-left corner (no centring), so un-letterboxing is a division.
     ``out`` may be a preallocated canvas to avoid a per-frame allocation.
     """
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"expected a non-empty (H, W, 3) image, got shape {image.shape}")
+    _check(image)
     h, w = image.shape[:2]
     lb = Letterbox.fit(w, h, size)
-    nw, nh = lb.resized_w, lb.resized_h
     canvas = out if out is not None else np.empty((size, size, 3), np.uint8)
+    _pad(canvas, lb.resized_w, lb.resized_h)
+    _place(image, canvas, lb)
+    return canvas, lb
+
+
+class LetterboxBuffer:
+    """Letterboxes a batch into reused (B, S, S, 3) uint8 canvases: one resize per image, nothing else.
+
+    The padding is written only when a slot's placement changes (a camera's frames keep their size, so
+    after the first frame only the image area is written). Grows to the largest batch seen.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._canvases = np.empty((0, size, size, 3), np.uint8)
+        self._placed: list[tuple[int, int] | None] = []  # (resized_w, resized_h) last written per slot
+
+    def __call__(
+        self, images: Sequence[npt.NDArray[np.uint8]]
+    ) -> tuple[npt.NDArray[np.uint8], list[Letterbox]]:
+        """``images`` BGR (H, W, 3) uint8 -> (canvases (B, S, S, 3) view, letterbox per image)."""
+        n, size = len(images), self.size
+        if self._canvases.shape[0] < n:
+            self._canvases = np.empty((n, size, size, 3), np.uint8)
+            self._placed = [None] * n
+        lbs = []
+        for i, image in enumerate(images):
+            _check(image, dtype=True)
+            h, w = image.shape[:2]
+            lb = Letterbox.fit(w, h, size)
+            canvas = self._canvases[i]
+            if self._placed[i] != (lb.resized_w, lb.resized_h):
+                _pad(canvas, lb.resized_w, lb.resized_h)
+                self._placed[i] = (lb.resized_w, lb.resized_h)
+            _place(image, canvas, lb)
+            lbs.append(lb)
+        return self._canvases[:n], lbs
+
+
+def _check(image: npt.NDArray[np.uint8], dtype: bool = False) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"expected a non-empty (H, W, 3) image, got shape {image.shape}")
+    if dtype and image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 (H, W, 3) image, got {image.dtype}")
+
+
+def _pad(canvas: npt.NDArray[np.uint8], nw: int, nh: int) -> None:
     canvas[nh:] = PAD_VALUE
     canvas[:nh, nw:] = PAD_VALUE
-    if (nw, nh) == (w, h):
+
+
+def _place(image: npt.NDArray[np.uint8], canvas: npt.NDArray[np.uint8], lb: Letterbox) -> None:
+    nw, nh = lb.resized_w, lb.resized_h
+    if (nw, nh) == (lb.width, lb.height):
         canvas[:nh, :nw] = image
     else:
+        # dst= a view of the canvas: cv2 writes the resized pixels in place (no temporary image).
         cv2.resize(image, (nw, nh), dst=canvas[:nh, :nw], interpolation=cv2.INTER_LINEAR)
-    return canvas, lb

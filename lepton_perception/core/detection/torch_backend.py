@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -11,8 +12,8 @@ import numpy.typing as npt
 import torch
 
 from lepton_perception.core.detection import torch_ops
-from lepton_perception.core.detection.base import DetectorConfig, with_filter
-from lepton_perception.core.detection.preprocess import Letterbox, letterbox
+from lepton_perception.core.detection.base import DetectorConfig, StageTimings, with_filter
+from lepton_perception.core.detection.preprocess import Letterbox, LetterboxBuffer
 from lepton_perception.core.detection.weights import load_yolox_from_onnx
 from lepton_perception.core.detection.yolox import YOLOX
 from lepton_perception.core.types import Detections
@@ -40,12 +41,17 @@ class TorchDetector:
     name = "torch"
 
     def __init__(self, config: DetectorConfig) -> None:
+        if config.precision == "int8":
+            raise ValueError("precision int8 runs on the onnxruntime backend, not torch")
         self.config = config
         self._device = resolve_device(config.device)
         self.device = str(self._device)
+        if config.precision == "fp16" and self._device.type != "cuda":
+            raise ValueError(f"precision fp16 needs CUDA; the torch detector runs on {self.device}")
         if self._device.type == "cpu" and config.cpu_threads > 0:
             torch.set_num_threads(config.cpu_threads)  # process-wide: torch has no per-module setting
         self.dtype = torch.float16 if self._device.type == "cuda" and config.fp16 else torch.float32
+        self.precision = "fp16" if self.dtype == torch.float16 else "fp32"
         net = load_yolox_from_onnx(config.model_path)
         self.arch = net.arch
         self.model: YOLOX = net.to(self._device, self.dtype)
@@ -58,7 +64,8 @@ class TorchDetector:
         self._thresholds = torch.from_numpy(config.score_thresholds()).to(self._device)
         # Input buffers, grown (never shrunk) to the largest batch seen; reused across calls.
         self._batch = self._new_batch(0)
-        self._canvases = np.empty((0, size, size, 3), np.uint8)
+        self._letterbox = LetterboxBuffer(size)  # CPU path only; CUDA letterboxes on the device
+        self.last_timings_ms = StageTimings()
         log.info(
             "torch detector: %s on %s (%s, %s)",
             self.arch.describe(),
@@ -102,9 +109,6 @@ class TorchDetector:
         if self._batch.shape[0] >= n:
             return
         self._batch = self._new_batch(n)
-        if self._device.type == "cpu":  # cv2 letterbox targets; CUDA letterboxes on the device
-            size = self.config.input_size_px
-            self._canvases = np.empty((n, size, size, 3), np.uint8)
 
     def preprocess(self, images: Sequence[npt.NDArray[np.uint8]]) -> tuple[torch.Tensor, list[Letterbox]]:
         """Images -> (B, 3, S, S) network input on the device and each image's letterbox."""
@@ -117,11 +121,9 @@ class TorchDetector:
         self._ensure_capacity(n)
         if self._device.type == "cuda":
             return self._batch[:n], torch_ops.letterbox_into(images, self._batch)
-        lbs = [
-            letterbox(img, self.config.input_size_px, self._canvases[i])[1] for i, img in enumerate(images)
-        ]
+        canvases, lbs = self._letterbox(images)
         # (n, S, S, 3) uint8 viewed as NCHW channels_last: no transpose copy, one cast into the buffer.
-        nhwc = torch.from_numpy(self._canvases[:n]).permute(0, 3, 1, 2)
+        nhwc = torch.from_numpy(canvases).permute(0, 3, 1, 2)
         batch = self._batch[:n]
         batch.copy_(nhwc)
         return batch, lbs
@@ -134,9 +136,12 @@ class TorchDetector:
         if len(images) == 0:
             return []
         with torch.inference_mode():
+            t0 = time.perf_counter()
             batch, lbs = self.preprocess(images)
+            t1 = self._sync()
             raw = self._forward(batch)
-            return torch_ops.postprocess(
+            t2 = self._sync()
+            out = torch_ops.postprocess(
                 raw,
                 self._grid,
                 self._stride,
@@ -145,3 +150,12 @@ class TorchDetector:
                 nms_iou=self.config.nms_iou,
                 max_detections=self.config.max_detections,
             )
+        t3 = time.perf_counter()  # postprocess ends with the boxes on the host: already synchronised
+        self.last_timings_ms = StageTimings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        return out
+
+    def _sync(self) -> float:
+        """Now, after the device finished queued work (CUDA runs asynchronously; stage times need it)."""
+        if self._device.type == "cuda":
+            torch.cuda.synchronize(self._device)
+        return time.perf_counter()

@@ -125,3 +125,18 @@ def test_update_filter_applies_thresholds_from_the_next_call(model_path, images,
     assert det.config.score_threshold_vehicle == 0.8 and det.config.nms_iou == 0.3
     cars = after.scores[after.class_ids == 2]
     assert len(cars) >= 1 and (cars >= 0.8).all() and len(cars) < (before.class_ids == 2).sum()
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_stage_timings_cover_the_call(backend, torch_detector, ort_detector, images):
+    import time
+
+    det = torch_detector if backend == "torch" else ort_detector
+    t0 = time.perf_counter()
+    det.detect(list(images.values()))
+    wall_ms = (time.perf_counter() - t0) * 1e3
+    t = det.last_timings_ms
+    assert min(t.preprocess, t.inference, t.postprocess) > 0
+    assert t.inference > t.preprocess  # the network dominates a YOLOX call on CPU
+    assert t.total <= wall_ms + 1e-6
+    assert det.precision == "fp32"

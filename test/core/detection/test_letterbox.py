@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lepton_perception.core.detection.preprocess import PAD_VALUE, Letterbox, letterbox
+from lepton_perception.core.detection.preprocess import PAD_VALUE, Letterbox, LetterboxBuffer, letterbox
 from lepton_perception.core.detection.torch_ops import letterbox_into
 
 SIZE = 416
@@ -89,3 +89,22 @@ def test_torch_letterbox_matches_cv2(w, h):
     diff = np.abs(got - ref.astype(np.float32))
     assert diff.max() <= 2 and diff.mean() < 0.5  # float vs cv2 fixed-point bilinear
     assert (got[lb.resized_h :] == PAD_VALUE).all() and (got[:, lb.resized_w :] == PAD_VALUE).all()
+
+
+def test_letterbox_buffer_matches_letterbox_and_repads_when_sizes_change():
+    rng = np.random.default_rng(3)
+    buf = LetterboxBuffer(SIZE)
+    sizes = [[(517, 333), (333, 1517)], [(333, 1517), (517, 333)], [(1919, 1081)], [(517, 333), (416, 416)]]
+    for shapes in sizes:  # slots change placement between calls: stale pixels must not survive
+        imgs = [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for w, h in shapes]
+        canvases, lbs = buf(imgs)
+        assert canvases.shape == (len(imgs), SIZE, SIZE, 3)
+        for img, canvas, lb in zip(imgs, canvases, lbs):
+            expected, expected_lb = letterbox(img, SIZE)
+            assert lb == expected_lb
+            np.testing.assert_array_equal(canvas, expected)
+
+
+def test_letterbox_buffer_rejects_non_uint8():
+    with pytest.raises(ValueError, match="uint8"):
+        LetterboxBuffer(SIZE)([np.zeros((10, 10, 3), np.float32)])
