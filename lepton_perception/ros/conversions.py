@@ -21,7 +21,6 @@ from autoware_perception_msgs.msg import (
 )
 from autoware_perception_msgs.msg import PredictedPath as PredictedPathMsg
 from builtin_interfaces.msg import Duration, Time
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, Pose, PoseWithCovariance, Quaternion, TwistWithCovariance
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import ColorRGBA, Header
@@ -32,7 +31,12 @@ from visualization_msgs.msg import Marker, MarkerArray
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.core.types import Category, FrameResult, PredictedPath, Track, TrackState, class_name
 from lepton_perception.core.visualize import CATEGORY_BGR
-from lepton_perception.ros.image_codec import decode_compressed, decode_image, encode_bgr
+from lepton_perception.ros.image_codec import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    decode_compressed,
+    decode_image,
+    encode_bgr,
+)
 
 
 # --- time -------------------------------------------------------------------------------------------
@@ -50,11 +54,19 @@ def s_to_duration(t_s: float) -> Duration:
 
 
 # --- camera input -----------------------------------------------------------------------------------
-def image_msg_to_bgr(msg: Image | CompressedImage) -> npt.NDArray[np.uint8]:
-    """Any ``Image`` encoding cv_bridge accepts, or a jpeg/png ``CompressedImage`` -> BGR (H, W, 3)."""
+def image_msg_to_bgr(
+    msg: Image | CompressedImage, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> npt.NDArray[np.uint8]:
+    """Any ``Image`` encoding cv_bridge accepts, or a jpeg/png ``CompressedImage`` -> BGR (H, W, 3).
+
+    ``bgr8`` comes back as a view of ``msg.data`` (no copy; rows of ``step`` bytes are sliced, not
+    repacked). Frames over ``max_pixels`` (width x height) raise ``ImageDecodeError`` before decoding.
+    """
     if isinstance(msg, CompressedImage):
-        return decode_compressed(msg.format, msg.data)
-    return decode_image(msg.encoding, msg.width, msg.height, msg.step, msg.data, bool(msg.is_bigendian))
+        return decode_compressed(msg.format, msg.data, max_pixels)
+    return decode_image(
+        msg.encoding, msg.width, msg.height, msg.step, msg.data, bool(msg.is_bigendian), max_pixels
+    )
 
 
 def image_to_msg(image: npt.NDArray[np.uint8], header: Header) -> Image:
@@ -308,23 +320,3 @@ def markers_msg(
         for sub in ("box", "label", "path"):
             out.markers.append(Marker(header=header, ns=f"{ns}/{sub}", id=gone, action=Marker.DELETE))
     return out, drawn
-
-
-def diagnostics_msg(
-    stamp: Time,
-    name: str,
-    hardware_id: str,
-    values: dict[str, float | int | str],
-    level: int = 0,
-    message: str = "ok",
-) -> DiagnosticArray:
-    status = DiagnosticStatus(
-        level=bytes([level]),
-        name=name,
-        message=message,
-        hardware_id=hardware_id,
-        values=[
-            KeyValue(key=k, value=(f"{v:.3f}" if isinstance(v, float) else str(v))) for k, v in values.items()
-        ],
-    )
-    return DiagnosticArray(header=Header(stamp=stamp), status=[status])

@@ -2,11 +2,12 @@
 
 Callbacks only store the newest message per camera; one worker thread takes whatever is pending
 across cameras, hands it to ``PerceptionRunner`` as one detector batch, and publishes what comes back.
-All state and counters belong to the runner; the node reads them through ``runner.diagnostics()``.
+All state and counters belong to the runner; the node reads its health through ``runner.health()``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import signal
@@ -32,9 +33,9 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from lepton_perception.core.detection import ModelLoadError
+from lepton_perception.core.health import Value
 from lepton_perception.core.prediction.weights import WeightsError
-from lepton_perception.ros import conversions as conv
-from lepton_perception.ros.node_health import camera_status
+from lepton_perception.ros.diagnostics import diagnostic_array
 from lepton_perception.ros.node_main import on_signal
 from lepton_perception.ros.params import (
     NODE_NAME,
@@ -263,24 +264,17 @@ class PerceptionNode(Node):
         self.runner.record_latency(out.key, (time.monotonic() - received_wall) * 1e3)
 
     def _publish_diagnostics(self) -> None:
-        now = self.get_clock().now().to_msg()
-        diag = self.runner.diagnostics()
-        io = self.runner.config.io
-        with self._lock:
-            waiting = set(self._pending)
-        worker_alive = self._worker.is_alive()
-        arr = DiagnosticArray()
-        arr.header.stamp = now
-        for key, snap in diag.cameras.items():
-            level, message, values = camera_status(
-                snap, diag, io, worker_alive=worker_alive, frames_waiting=key in waiting
-            )
-            values["qos_incompatible_events"] = self._qos_incompatible
-            values["worker_errors"] = self._worker_errors
-            arr.status += conv.diagnostics_msg(
-                now, f"{NODE_NAME}: camera {key}", key, values, level, message
-            ).status
-        self._diag_pub.publish(arr)
+        """The one evaluator (``core/health.py``, fed by the runner) -> ``/diagnostics``."""
+        ours: tuple[tuple[str, Value], ...] = (
+            ("qos_incompatible_events", self._qos_incompatible),
+            ("worker_errors", self._worker_errors),
+        )
+        statuses = [
+            dataclasses.replace(st, values=st.values + ours)
+            for st in self.runner.health(worker_alive=self._worker.is_alive())
+        ]
+        stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(diagnostic_array(statuses, stamp, self.get_name()))
 
     def destroy_node(self) -> None:
         """Stop the worker after the batch it is on (its outputs are published), then the node."""

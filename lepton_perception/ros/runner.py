@@ -5,8 +5,13 @@ either way. The runner owns all perception state (config, pipeline, per-camera s
 callers convert, call and publish. Every per-frame failure is handled here, in one place
 (``_guarded``), as a counted, rate-limited-logged skip with its reason; the next frame goes on.
 
-Threads: ``process`` runs on one worker thread. ``set_camera_info``, ``apply_config``, ``count`` and
-``diagnostics`` may be called from any other thread; they touch shared state only under ``_lock``.
+Threads: ``process`` runs on one worker thread. ``set_camera_info``, ``apply_config``, ``count``,
+``diagnostics`` and ``health`` may be called from any other thread; they touch shared state only under
+``_lock`` (``HealthMonitor`` has its own).
+
+Health: the runner reports what happens (images in, decode errors, CameraInfo accepted or rejected,
+frame failures, detector faults, worker heartbeat) to one ``core.health.HealthMonitor``; ``health()``
+evaluates it over its sliding window (thresholds: ``NodeConfig.health``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from visualization_msgs.msg import MarkerArray
 from lepton_perception.core.camera import CameraIntrinsics, GroundProjector
 from lepton_perception.core.detection import Detector, DetectorConfig, create_detector
 from lepton_perception.core.ground import FusedGroundLocator
+from lepton_perception.core.health import HealthMonitor, HealthStatus, Value
 from lepton_perception.core.pipeline import Pipeline
 from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.prediction.predictor import RoutedPredictor
@@ -129,6 +135,15 @@ class RunnerDiagnostics:
     predictor_fallbacks: dict[str, int]
 
 
+def _camera_values(cam: CameraState) -> list[tuple[str, Value]]:
+    """Counters since start and recent stage timings of one camera (call with the runner's lock)."""
+    out: list[tuple[str, Value]] = [(f"{k}_total", n) for k, n in sorted(cam.counters.items())]
+    out += [(f"{stage}_ms_mean", float(np.mean(v))) for stage, v in cam.stage_ms.items() if v]
+    if cam.latency_ms:
+        out.append(("latency_p50_ms", float(np.percentile(np.asarray(cam.latency_ms), 50))))
+    return out
+
+
 class _RateLimitedLog:
     """At most one warning per (camera, reason) every LOG_EVERY_S; says how many were held back."""
 
@@ -177,6 +192,16 @@ class PerceptionRunner:
         self._heartbeat = time.monotonic()
         self._log = _RateLimitedLog()
         self._last_failure = ""
+        self.monitor = self._start_monitor(config)
+
+    def _start_monitor(self, config: NodeConfig) -> HealthMonitor:
+        monitor = HealthMonitor(list(self.cameras), config.health, time.monotonic())
+        if config.io.fallback_hfov_deg > 0:  # read-only parameter: positions from an assumed FOV
+            for key in self.cameras:
+                monitor.set_fallback_fov(key)
+        if self._faults["cpu_fallbacks"]:
+            monitor.set_detector_degraded(f"configured device {config.detector.device} unusable: on cpu")
+        return monitor
 
     def _start_detector(self, config: DetectorConfig) -> Detector:
         """The configured detector; if its device is unusable (no CUDA, out of memory), the CPU one."""
@@ -204,6 +229,10 @@ class PerceptionRunner:
         """Count an event seen outside the runner (e.g. a frame replaced in the node's slot)."""
         with self._lock:
             self.cameras[key].counters[counter] += n
+        if counter == "stale_skipped":  # received, then replaced by a newer one before processing
+            now = time.monotonic()
+            for _ in range(n):
+                self.monitor.on_image(key, now)
 
     def set_camera_info(self, key: str, msg: CameraInfo) -> None:
         try:
@@ -219,6 +248,7 @@ class PerceptionRunner:
                 cam.camera_info_problem = problem
             else:
                 cam.intrinsics, cam.camera_info_problem = intr, ""
+        self.monitor.on_camera_info(key, accepted=intr is not None, reason=problem)
         if intr is None:
             self._log.warning(key, "camera_info", f"ignoring CameraInfo: {problem}")
 
@@ -266,14 +296,41 @@ class PerceptionRunner:
             stage_ms_mean={k: float(np.mean(v)) for k, v in cam.stage_ms.items()},
         )
 
+    def health(self, worker_alive: bool) -> list[HealthStatus]:
+        """OK/WARN/ERROR of the node, then of each camera, over the last ``health.window_s``; each
+        status also carries the runner's totals since start (``*_total``) and stage timings."""
+        statuses = self.monitor.evaluate(time.monotonic(), worker_alive)
+        with self._lock:
+            faults = dict(self._faults)
+            extra: dict[str, list[tuple[str, Value]]] = {
+                f"camera {key}": _camera_values(cam) for key, cam in self.cameras.items()
+            }
+        node: list[tuple[str, Value]] = [
+            ("detector", f"{self.detector.name}/{self.detector.device}"),
+            ("detector_faults_total", faults.get("detector_faults", 0)),
+            ("detector_cpu_fallbacks_total", faults.get("cpu_fallbacks", 0)),
+        ]
+        if isinstance(self.predictor, RoutedPredictor):
+            node += [
+                (f"prediction_fallback_{k}_total", n) for k, n in self.predictor.fallback_counts().items()
+            ]
+        extra["node"] = node
+        return [
+            dataclasses.replace(st, values=st.values + tuple(extra.get(st.subject, ()))) for st in statuses
+        ]
+
     def beat(self) -> None:
         """The worker is alive and waiting (called on every idle wake-up, so idle is not a stall)."""
+        now = time.monotonic()
         with self._lock:
-            self._heartbeat = time.monotonic()
+            self._heartbeat = now
+        self.monitor.beat(now)
 
     def record_latency(self, key: str, latency_ms: float) -> None:
+        """A processed frame's outputs are published ``latency_ms`` after it was received."""
         with self._lock:
             self.cameras[key].latency_ms.append(latency_ms)
+        self.monitor.on_processed(key, time.monotonic(), latency_ms * 1e-3)
 
     # --- the worker's call ------------------------------------------------------------------------
     def process(self, batch: list[tuple[str, Image | CompressedImage]]) -> list[CameraOutput]:
@@ -293,8 +350,10 @@ class PerceptionRunner:
         if accepted:
             ran = self._guarded([cam for cam, _, _ in accepted], lambda: self._run(accepted))
             outputs += ran
+        now = time.monotonic()
         with self._lock:
-            self._heartbeat = time.monotonic()
+            self._heartbeat = now
+        self.monitor.beat(now)
         return outputs
 
     def _take_requests(self) -> None:
@@ -319,15 +378,18 @@ class PerceptionRunner:
 
     def _admit(self, cam: CameraState, msg: Image | CompressedImage) -> tuple[str | None, Frame | None]:
         """Stamp checks and decoding: (None, frame) or (counter name of the reason, None)."""
+        now = time.monotonic()
         with self._lock:
             cam.counters["frames_in"] += 1
-            cam.last_input_wall_s = time.monotonic()
+            cam.last_input_wall_s = now
+        self.monitor.on_image(cam.key, now)
         skipped = self._check_stamp(cam, msg.header.stamp)
         if skipped is None:
             try:
-                image = conv.image_msg_to_bgr(msg)
+                image = conv.image_msg_to_bgr(msg, self.config.io.max_image_pixels)
             except ImageDecodeError as exc:
                 self._log.warning(cam.key, "decode", f"skipping frame: {exc}")
+                self.monitor.on_decode_error(cam.key, time.monotonic())
                 skipped = "decode_errors"
         if skipped is not None:
             self._bump(cam, skipped)
@@ -371,6 +433,7 @@ class PerceptionRunner:
             reason = f"{type(exc).__name__}: {exc}"
             with self._lock:
                 self._last_failure = reason
+            self.monitor.on_frame_failure(time.monotonic(), reason)
             out = []
             for cam in cams:
                 self._bump(cam, "frame_errors")
@@ -382,6 +445,7 @@ class PerceptionRunner:
         """A CUDA failure: count it; rebuild the detector on the CPU unless it already is there."""
         with self._lock:
             self._faults["detector_faults"] += 1
+        self.monitor.on_detector_fault(time.monotonic(), f"{type(exc).__name__}: {exc}")
         if str(self.detector.device).startswith("cpu"):
             return
         log.error("detector on %s failed (%s); switching to the CPU", self.detector.device, exc)
@@ -393,6 +457,7 @@ class PerceptionRunner:
         self.detector = self.pipeline.detector = cpu
         with self._lock:
             self._faults["cpu_fallbacks"] += 1
+        self.monitor.set_detector_degraded(f"device fault ({type(exc).__name__}): running on cpu")
 
     def _run(self, accepted: list[tuple[CameraState, Frame, Header]]) -> list[CameraOutput]:
         frames = [frame for _, frame, _ in accepted]

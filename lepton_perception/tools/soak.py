@@ -268,7 +268,7 @@ def soak(cfg: SoakConfig) -> dict[str, Any]:
     growth = memory["growth_mb"]
     ok = alive and driven["frames_lost"] == 0 and growth is not None and growth < cfg.max_growth_mb
     processed = {
-        k: answers.diagnostics.get(f"lepton_perception: camera {k}", {}).get("processed") for k in keys
+        k: answers.diagnostics.get(f"lepton_perception: camera {k}", {}).get("processed_total") for k in keys
     }
     return {
         "frames": cfg.frames,

@@ -258,11 +258,11 @@ def test_an_unexpected_decode_failure_is_caught_in_the_same_place(
     real = runner_module.conv.image_msg_to_bgr
     calls = []
 
-    def flaky(msg):
+    def flaky(msg, max_pixels):
         calls.append(msg)
         if len(calls) == 1:
             raise ValueError("cannot reshape array of size 1151 into shape (2,767,2)")
-        return real(msg)
+        return real(msg, max_pixels)
 
     monkeypatch.setattr(runner_module.conv, "image_msg_to_bgr", flaky)
     (out,) = runner.process([("front", _msg(pets_frames[0], 0))])
