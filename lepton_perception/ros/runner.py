@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -52,6 +52,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LOG_EVERY_S = 5.0  # a repeated failure of one kind on one camera is logged at most this often
 LATENCY_WINDOW = 200  # frames kept for latency percentiles
+# Outputs built only when someone listens (``process(wanted=...)``); the planning ones always are.
+OPTIONAL_OUTPUTS = ("annotated_image", "markers")
+DETECTOR_STAGES = ("preprocess", "inference", "postprocess")
+# The cycle of one frame, in order: message -> image, detector, tracker, predictor, messages, publish.
+STAGES = ("convert", *DETECTOR_STAGES, "track", "predict", "build", "publish")
 
 
 # --- typed outputs -----------------------------------------------------------------------------------
@@ -104,7 +109,13 @@ class CameraState:
     # planning_withheld, stale_skipped (the node's keep-latest slot)
     counters: Counter[str] = field(default_factory=Counter)
     latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
-    stage_ms: dict[str, deque[float]] = field(default_factory=dict)  # detect/track/predict per frame
+    # per processed frame, ms: STAGES (the detector's split when it reports one, else "detect")
+    stage_ms: dict[str, deque[float]] = field(default_factory=dict)
+    convert_ms: float = 0.0  # decode of the frame being processed (set in _admit, read in _run)
+
+    def add_stage(self, stage: str, ms: float) -> None:
+        """Record one frame's time in ``stage`` (call with the runner's lock held)."""
+        self.stage_ms.setdefault(stage, deque(maxlen=LATENCY_WINDOW)).append(ms)
 
 
 @dataclass(frozen=True)
@@ -138,7 +149,7 @@ class RunnerDiagnostics:
 def _camera_values(cam: CameraState) -> list[tuple[str, Value]]:
     """Counters since start and recent stage timings of one camera (call with the runner's lock)."""
     out: list[tuple[str, Value]] = [(f"{k}_total", n) for k, n in sorted(cam.counters.items())]
-    out += [(f"{stage}_ms_mean", float(np.mean(v))) for stage, v in cam.stage_ms.items() if v]
+    out += [(f"{stage}_ms_p50", float(np.median(v))) for stage, v in cam.stage_ms.items() if v]
     if cam.latency_ms:
         out.append(("latency_p50_ms", float(np.percentile(np.asarray(cam.latency_ms), 50))))
     return out
@@ -159,6 +170,19 @@ class _RateLimitedLog:
         more = f" ({held} more like this since the last message)" if held else ""
         log.warning("camera %s: %s%s", key, text, more)
         self._last[(key, reason)] = (now, 0)
+
+
+def _detector_stages(detector: Detector, n_frames: int) -> dict[str, float]:
+    """Per-frame share (ms) of the detector's preprocess / inference / postprocess in its last call.
+
+    Read from ``detector.last_timings_ms`` (an object with those three attributes, ms for the whole
+    batch) when the backend reports it; {} otherwise (the pipeline's whole-call ``detect`` is kept).
+    """
+    timings = getattr(detector, "last_timings_ms", None)
+    if timings is None:
+        return {}
+    n = max(n_frames, 1)
+    return {stage: float(getattr(timings, stage)) / n for stage in DETECTOR_STAGES}
 
 
 def _is_device_fault(exc: BaseException) -> bool:
@@ -192,6 +216,7 @@ class PerceptionRunner:
         self._heartbeat = time.monotonic()
         self._log = _RateLimitedLog()
         self._last_failure = ""
+        self._wanted: Mapping[str, Collection[str]] | None = None  # of the batch being processed
         self.monitor = self._start_monitor(config)
 
     def _start_monitor(self, config: NodeConfig) -> HealthMonitor:
@@ -293,7 +318,7 @@ class PerceptionRunner:
             latency_ms_p50=None if lat is None else float(np.percentile(lat, 50)),
             latency_ms_p95=None if lat is None else float(np.percentile(lat, 95)),
             latency_ms_max=None if lat is None else float(lat.max()),
-            stage_ms_mean={k: float(np.mean(v)) for k, v in cam.stage_ms.items()},
+            stage_ms_mean={k: float(np.mean(v)) for k, v in cam.stage_ms.items() if v},
         )
 
     def health(self, worker_alive: bool) -> list[HealthStatus]:
@@ -326,15 +351,32 @@ class PerceptionRunner:
             self._heartbeat = now
         self.monitor.beat(now)
 
-    def record_latency(self, key: str, latency_ms: float) -> None:
-        """A processed frame's outputs are published ``latency_ms`` after it was received."""
+    def record_latency(
+        self, key: str, latency_ms: float, publish_ms: float | None = None, cycle_ms: float | None = None
+    ) -> None:
+        """A processed frame's outputs are published ``latency_ms`` after it was received; the caller's
+        ``publish`` time and the whole ``cycle`` (process + publish of its batch) join the stage times."""
         with self._lock:
-            self.cameras[key].latency_ms.append(latency_ms)
+            cam = self.cameras[key]
+            cam.latency_ms.append(latency_ms)
+            for stage, ms in (("publish", publish_ms), ("cycle", cycle_ms)):
+                if ms is not None:
+                    cam.add_stage(stage, ms)
         self.monitor.on_processed(key, time.monotonic(), latency_ms * 1e-3)
 
     # --- the worker's call ------------------------------------------------------------------------
-    def process(self, batch: list[tuple[str, Image | CompressedImage]]) -> list[CameraOutput]:
-        """One detector batch over the newest frame of each camera in ``batch``. Never raises."""
+    def process(
+        self,
+        batch: list[tuple[str, Image | CompressedImage]],
+        wanted: Mapping[str, Collection[str]] | None = None,
+    ) -> list[CameraOutput]:
+        """One detector batch over the newest frame of each camera in ``batch``. Never raises.
+
+        ``wanted``: per camera key, the optional outputs (``OPTIONAL_OUTPUTS``) someone listens to this
+        cycle; the others are not built. None: every optional output the config enables (offline
+        tools record them all).
+        """
+        self._wanted = wanted
         self._take_requests()
         outputs: list[CameraOutput] = []
         accepted: list[tuple[CameraState, Frame, Header]] = []
@@ -386,7 +428,9 @@ class PerceptionRunner:
         skipped = self._check_stamp(cam, msg.header.stamp)
         if skipped is None:
             try:
+                t0 = time.perf_counter()
                 image = conv.image_msg_to_bgr(msg, self.config.io.max_image_pixels)
+                cam.convert_ms = (time.perf_counter() - t0) * 1e3
             except ImageDecodeError as exc:
                 self._log.warning(cam.key, "decode", f"skipping frame: {exc}")
                 self.monitor.on_decode_error(cam.key, time.monotonic())
@@ -464,17 +508,27 @@ class PerceptionRunner:
         projectors = [self._projector(cam, f.image.shape[1], f.image.shape[0]) for cam, f, _ in accepted]
         locators = [None if p is None else cam.locator for (cam, _, _), p in zip(accepted, projectors)]
         results = self.pipeline.step_batch(frames, locators)
+        detector_ms = _detector_stages(self.detector, len(frames))
         outputs = []
         for (cam, frame, header), result, projector in zip(accepted, results, projectors):
+            t0 = time.perf_counter()
             msgs = self._messages(cam, frame, result, header, projector)
+            stages = {"convert": cam.convert_ms, **result.timings_ms}
+            if detector_ms:  # the detector's own split replaces the pipeline's whole-call "detect"
+                stages.pop("detect", None)
+                stages.update(detector_ms)
+            stages["build"] = (time.perf_counter() - t0) * 1e3
             with self._lock:
                 cam.counters["processed"] += 1
                 cam.counters["detections"] += len(result.detections)
                 cam.counters["planning_withheld"] += msgs.tracked_objects is None
-                for stage, ms in result.timings_ms.items():
-                    cam.stage_ms.setdefault(stage, deque(maxlen=LATENCY_WINDOW)).append(ms)
+                for stage, ms in stages.items():
+                    cam.add_stage(stage, ms)
             outputs.append(CameraOutput(cam.key, result, msgs))
         return outputs
+
+    def _wants(self, key: str, output: str) -> bool:
+        return self._wanted is None or output in self._wanted.get(key, ())
 
     def _projector(self, cam: CameraState, width: int, height: int) -> GroundProjector | None:
         """The camera's projector for this image size, rebuilt only when the intrinsics change."""
@@ -516,11 +570,11 @@ class PerceptionRunner:
         if projector is not None:  # without intrinsics no ground positions: withhold, do not send "empty"
             msgs.tracked_objects = conv.tracked_objects_msg(result, planning_header, cam.epoch_ns)
             msgs.predicted_objects = conv.predicted_objects_msg(result, planning_header, cam.epoch_ns)
-        if io.publish_markers:
+        if io.publish_markers and self._wants(cam.key, "markers"):
             msgs.markers, cam.marker_ids = conv.markers_msg(
                 result, header.stamp, io.target_frame, cam.marker_ids
             )
-        if io.publish_annotated_image:
+        if io.publish_annotated_image and self._wants(cam.key, "annotated_image"):
             msgs.annotated_image = conv.image_to_msg(
                 draw_result(frame.image, result, projector=projector), header
             )
