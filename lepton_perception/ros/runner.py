@@ -568,8 +568,9 @@ class PerceptionRunner:
         planning_header = Header(stamp=header.stamp, frame_id=io.target_frame)
         msgs = FrameMessages(detections=conv.detections_msg(result, header))
         if projector is not None:  # without intrinsics no ground positions: withhold, do not send "empty"
-            msgs.tracked_objects = conv.tracked_objects_msg(result, planning_header, cam.epoch_ns)
-            msgs.predicted_objects = conv.predicted_objects_msg(result, planning_header, cam.epoch_ns)
+            msgs.tracked_objects, msgs.predicted_objects = conv.planning_msgs(
+                result, planning_header, cam.epoch_ns
+            )
         if io.publish_markers and self._wants(cam.key, "markers"):
             msgs.markers, cam.marker_ids = conv.markers_msg(
                 result, header.stamp, io.target_frame, cam.marker_ids
