@@ -5,7 +5,8 @@ harness (``ros/graph.py``: a fresh ROS domain, our rclpy node spun in a thread, 
 PETS 2009 frames, resized to ``--size``, are published for ``--cameras`` cameras in lock-step: a round
 publishes one frame (and its ``CameraInfo``) per camera, then waits until the node has answered every
 one of them on ``KEY/tracked_objects``, so every frame goes through decode, detector, tracker,
-predictor and every publisher (an unanswered frame is counted as lost after ``--answer-timeout-s``).
+predictor and every publisher (the soak subscribes to the annotated images and markers, which the node
+builds only for subscribers; an unanswered frame is counted as lost after ``--answer-timeout-s``).
 Stamps advance 0.1 s per round, so tracks are born, coast and die as in a drive.
 
 RSS of the node process is read from ``/proc/PID/status`` (VmRSS) about twice a second. Growth is the
@@ -41,7 +42,7 @@ from lepton_perception.ros import conversions as conv
 from lepton_perception.ros.graph import Graph
 from lepton_perception.ros.node_process import NodeProcess
 from lepton_perception.ros.params import default_params_file
-from lepton_perception.ros.topics import DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC
+from lepton_perception.ros.topics import DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, TOPIC_BY_FIELD
 from lepton_perception.tools.bench_node import _frames
 from lepton_perception.tools.common import print_json
 
@@ -164,6 +165,10 @@ def _endpoints(node: Node, keys: list[str], answers: _Answers) -> _Endpoints:
             reliable,
         )
     node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, answers.on_diagnostics, DIAGNOSTICS_QOS)
+    # A viewer on the optional outputs: the node builds them only for subscribers, and they must soak too.
+    for t in (TOPIC_BY_FIELD["annotated_image"], TOPIC_BY_FIELD["markers"]):
+        for key in keys if t.per_camera else [""]:
+            node.create_subscription(t.msg_type, f"{NS}/{t.name(key)}", lambda _msg: None, t.qos)
     return _Endpoints(
         images={k: node.create_publisher(Image, f"/{k}/image_raw", qos_profile_sensor_data) for k in keys},
         infos={
