@@ -323,3 +323,19 @@ def test_every_stage_of_the_cycle_is_timed(runner_factory, pets_frames) -> None:
         assert values[f"{stage}_ms_p50"] >= 0.0, stage
     assert values["cycle_ms_p50"] == 25.0 and values["publish_ms_p50"] == 0.5
     assert 0.0 < values[f"{detector[-1]}_ms_p50"] < 10_000.0
+
+
+@pytest.mark.parametrize("pad", [0, 16])
+def test_bgr8_frames_are_converted_without_a_copy(pets_frames, pad: int) -> None:
+    """A bgr8 Image (rclpy stores ``data`` as an array.array) becomes a view of its buffer; padded rows
+    (``step > width * 3``) are sliced, not repacked."""
+    from lepton_perception.ros.conversions import image_msg_to_bgr
+
+    frame = pets_frames[0]
+    h, w = frame.shape[:2]
+    rows = np.zeros((h, w * 3 + pad), np.uint8)
+    rows[:, : w * 3] = frame.reshape(h, -1)
+    msg = Image(height=h, width=w, encoding="bgr8", step=w * 3 + pad, data=rows.tobytes())
+    out = image_msg_to_bgr(msg)
+    assert np.array_equal(out, frame)
+    assert np.shares_memory(out, np.frombuffer(msg.data, np.uint8))
