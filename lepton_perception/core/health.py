@@ -50,8 +50,11 @@ processed rate            ERROR  below ``min_processed_error_hz`` over a full wi
 processed rate            WARN   below ``min_processed_warn_hz`` over a full window
 latency                   ERROR  maximum above ``max_latency_error_s``
 latency                   WARN   95th percentile above ``max_latency_warn_s``
-CameraInfo                WARN   no valid intrinsics: "never received" vs "received N, all
-                                 rejected: reason"; or ground positions from an assumed FOV
+CameraInfo                ERROR  no valid intrinsics while images arrive: tracked/predicted
+                                 objects are withheld; "never received" vs "received N, all
+                                 rejected: reason"
+CameraInfo                WARN   the same before any image, or ground positions from an
+                                 assumed FOV (``io.fallback_hfov_deg``)
 decode errors             WARN   at least one frame refused by the codec in the window
 node rule
 worker dead               ERROR  worker thread not alive
@@ -206,18 +209,22 @@ def _latency(w: CameraWindow, cfg: HealthConfig) -> Finding | None:
 
 
 def _camera_info(w: CameraWindow, cfg: HealthConfig) -> Finding | None:
+    """No valid intrinsics: no ground positions. While frames arrive the node withholds its
+    tracked/predicted objects (an empty list would read "road clear"): ERROR. Before any frame: WARN."""
     if w.intrinsics == "camera_info":
         return None
     if w.intrinsics == "fallback_fov":
         return Level.WARN, "no valid CameraInfo: ground positions from an assumed field of view"
     if w.camera_info_total == 0:
-        return Level.WARN, "no CameraInfo received: ground positions unavailable"
-    rejected = w.camera_info_rejected_total
-    how_many = "all" if rejected >= w.camera_info_total else str(rejected)
-    return Level.WARN, (
-        f"received {w.camera_info_total} CameraInfo, {how_many} rejected: "
-        f"{w.camera_info_error or 'invalid'}: ground positions unavailable"
-    )
+        why = "no CameraInfo received"
+    else:
+        rejected = w.camera_info_rejected_total
+        how_many = "all" if rejected >= w.camera_info_total else str(rejected)
+        reason = w.camera_info_error or "invalid"
+        why = f"received {w.camera_info_total} CameraInfo, {how_many} rejected: {reason}"
+    if w.frames_in:
+        return Level.ERROR, f"{why}: tracked/predicted objects withheld"
+    return Level.WARN, f"{why}: ground positions unavailable"
 
 
 def _decode_errors(w: CameraWindow, cfg: HealthConfig) -> Finding | None:

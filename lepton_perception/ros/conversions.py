@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,6 @@ from autoware_perception_msgs.msg import (
 )
 from autoware_perception_msgs.msg import PredictedPath as PredictedPathMsg
 from builtin_interfaces.msg import Duration, Time
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, Pose, PoseWithCovariance, Quaternion, TwistWithCovariance
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import ColorRGBA, Header
@@ -32,7 +30,12 @@ from visualization_msgs.msg import Marker, MarkerArray
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.core.types import Category, FrameResult, PredictedPath, Track, TrackState, class_name
 from lepton_perception.core.visualize import CATEGORY_BGR
-from lepton_perception.ros.image_codec import decode_compressed, decode_image, encode_bgr
+from lepton_perception.ros.image_codec import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    decode_compressed,
+    decode_image,
+    encode_bgr,
+)
 
 
 # --- time -------------------------------------------------------------------------------------------
@@ -50,11 +53,19 @@ def s_to_duration(t_s: float) -> Duration:
 
 
 # --- camera input -----------------------------------------------------------------------------------
-def image_msg_to_bgr(msg: Image | CompressedImage) -> npt.NDArray[np.uint8]:
-    """Any ``Image`` encoding cv_bridge accepts, or a jpeg/png ``CompressedImage`` -> BGR (H, W, 3)."""
+def image_msg_to_bgr(
+    msg: Image | CompressedImage, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> npt.NDArray[np.uint8]:
+    """Any ``Image`` encoding cv_bridge accepts, or a jpeg/png ``CompressedImage`` -> BGR (H, W, 3).
+
+    ``bgr8`` comes back as a view of ``msg.data`` (no copy; rows of ``step`` bytes are sliced, not
+    repacked). Frames over ``max_pixels`` (width x height) raise ``ImageDecodeError`` before decoding.
+    """
     if isinstance(msg, CompressedImage):
-        return decode_compressed(msg.format, msg.data)
-    return decode_image(msg.encoding, msg.width, msg.height, msg.step, msg.data, bool(msg.is_bigendian))
+        return decode_compressed(msg.format, msg.data, max_pixels)
+    return decode_image(
+        msg.encoding, msg.width, msg.height, msg.step, msg.data, bool(msg.is_bigendian), max_pixels
+    )
 
 
 def image_to_msg(image: npt.NDArray[np.uint8], header: Header) -> Image:
@@ -125,37 +136,53 @@ def _yaw_quaternion(yaw: float) -> Quaternion:
     return Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))
 
 
-def _kinematics(track: Track) -> tuple[PoseWithCovariance, TwistWithCovariance, bool, bool]:
-    """Pose (target frame) and twist (object frame, x along the heading), both with covariance.
+Kinematics = tuple[PoseWithCovariance, TwistWithCovariance, bool]  # pose, twist, heading known (moving)
 
-    Returns ``(pose, twist, heading_known, stationary)``; the heading is the direction of motion.
-    """
-    assert track.ground is not None
-    g = track.ground
-    vx, vy = (float(v) for v in g.velocity_mps)
-    speed = math.hypot(vx, vy)
-    moving = speed >= STATIONARY_MPS
-    yaw = math.atan2(vy, vx) if moving else 0.0
-    pose = PoseWithCovariance()
-    pose.pose.position.x, pose.pose.position.y = float(g.position_m[0]), float(g.position_m[1])
-    pose.pose.orientation = _yaw_quaternion(yaw)
-    cov = np.zeros((6, 6))
-    cov[:2, :2] = g.covariance[:2, :2]
-    cov[2, 2] = 0.25  # height of the road plane, m^2
-    cov[3, 3] = cov[4, 4] = 0.01
-    cov[5, 5] = 0.1 if moving else math.pi**2  # yaw, rad^2: unknown when standing still
-    pose.covariance = cov.flatten().tolist()
-    twist = TwistWithCovariance()
-    c, s_ = math.cos(yaw), math.sin(yaw)
-    rot = np.array([[c, -s_], [s_, c]])
-    v_body = rot.T @ np.array([vx, vy])
-    twist.twist.linear.x, twist.twist.linear.y = float(v_body[0]), float(v_body[1])
-    tcov = np.zeros((6, 6))
-    tcov[:2, :2] = rot.T @ g.covariance[2:, 2:] @ rot
-    tcov[2, 2] = tcov[3, 3] = tcov[4, 4] = 0.01
-    tcov[5, 5] = 0.1
-    twist.covariance = tcov.flatten().tolist()
-    return pose, twist, moving, not moving
+
+def _kinematics(tracks: list[Track]) -> list[Kinematics]:
+    """Pose (target frame) and twist (object frame, x along the heading), both with covariance, of N
+    tracks at once; the heading is the direction of motion, unknown below ``STATIONARY_MPS``."""
+    n = len(tracks)
+    if n == 0:
+        return []
+    grounds = [t.ground for t in tracks if t.ground is not None]
+    assert len(grounds) == n
+    pos = np.array([g.position_m[:2] for g in grounds], dtype=np.float64)  # (N, 2) m
+    vel = np.array([g.velocity_mps[:2] for g in grounds], dtype=np.float64)  # (N, 2) m/s
+    cov = np.array([g.covariance for g in grounds], dtype=np.float64)  # (N, 4, 4) over x, y, vx, vy
+    moving = np.hypot(vel[:, 0], vel[:, 1]) >= STATIONARY_MPS
+    yaw = np.where(moving, np.arctan2(vel[:, 1], vel[:, 0]), 0.0)
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (N, 2, 2) body -> target frame
+    rot_t = rot.transpose(0, 2, 1)
+    v_body = np.einsum("nij,nj->ni", rot_t, vel)  # (N, 2)
+    pose_cov = np.zeros((n, 6, 6))
+    pose_cov[:, :2, :2] = cov[:, :2, :2]
+    pose_cov[:, 2, 2] = 0.25  # height of the road plane, m^2
+    pose_cov[:, 3, 3] = pose_cov[:, 4, 4] = 0.01
+    pose_cov[:, 5, 5] = np.where(moving, 0.1, math.pi**2)  # yaw, rad^2: unknown when standing still
+    twist_cov = np.zeros((n, 6, 6))
+    twist_cov[:, :2, :2] = rot_t @ cov[:, 2:, 2:] @ rot
+    twist_cov[:, 2, 2] = twist_cov[:, 3, 3] = twist_cov[:, 4, 4] = 0.01
+    twist_cov[:, 5, 5] = 0.1
+    out: list[Kinematics] = []
+    rows = zip(
+        pos.tolist(),
+        v_body.tolist(),
+        np.sin(yaw / 2).tolist(),
+        np.cos(yaw / 2).tolist(),
+        pose_cov.reshape(n, 36).tolist(),
+        twist_cov.reshape(n, 36).tolist(),
+        moving.tolist(),
+    )
+    for (x, y), (vx, vy), qz, qw, pc, tc, mov in rows:
+        pose = PoseWithCovariance(covariance=pc)
+        pose.pose.position.x, pose.pose.position.y = x, y
+        pose.pose.orientation.z, pose.pose.orientation.w = qz, qw
+        twist = TwistWithCovariance(covariance=tc)
+        twist.twist.linear.x, twist.twist.linear.y = vx, vy
+        out.append((pose, twist, mov))
+    return out
 
 
 def _shape(class_id: int) -> Shape:
@@ -176,57 +203,85 @@ def _identity(result: FrameResult, track: Track, epoch_ns: int) -> dict[str, Any
     }
 
 
-def _planning_tracks(result: FrameResult) -> Iterator[Track]:
+def _planning_tracks(result: FrameResult) -> list[Track]:
     """The tracks planners get: confirmed or coasting, with a ground position."""
-    return (t for t in result.tracks if t.state in _LIVE and t.ground is not None)
+    return [t for t in result.tracks if t.state in _LIVE and t.ground is not None]
+
+
+def _tracked_object(kin: Kinematics, identity: dict[str, Any]) -> TrackedObject:
+    pose, twist, heading_known = kin
+    k = TrackedObjectKinematics(
+        pose_with_covariance=pose,
+        twist_with_covariance=twist,
+        is_stationary=not heading_known,
+        orientation_availability=(
+            TrackedObjectKinematics.AVAILABLE if heading_known else TrackedObjectKinematics.UNAVAILABLE
+        ),
+    )
+    return TrackedObject(kinematics=k, **identity)
+
+
+def _path_msg(path: PredictedPath, stamp_s: float) -> PredictedPathMsg:
+    """Poses start at the first predicted time; ``time_step`` is their constant spacing; each pose
+    faces along the path (central difference, one-sided at the ends)."""
+    pts = np.asarray(path.positions_m, dtype=np.float64).reshape(-1, 2)  # (P, 2) m
+    n = len(pts)
+    step = float(np.median(np.diff(np.concatenate([[stamp_s], path.times_s])))) if n else 0.0
+    if n > 1:
+        i = np.arange(n)
+        d = pts[np.minimum(i + 1, n - 1)] - pts[np.maximum(i - 1, 0)]
+        yaw = np.arctan2(d[:, 1], d[:, 0])
+    else:
+        yaw = np.zeros(n)
+    rows = zip(pts[:, 0].tolist(), pts[:, 1].tolist(), np.sin(yaw / 2).tolist(), np.cos(yaw / 2).tolist())
+    poses = [
+        Pose(position=Point(x=x, y=y, z=0.0), orientation=Quaternion(x=0.0, y=0.0, z=qz, w=qw))
+        for x, y, qz, qw in rows
+    ]
+    return PredictedPathMsg(path=poses, time_step=s_to_duration(step), confidence=float(path.confidence))
+
+
+def _predicted_object(
+    result: FrameResult, track: Track, kin: Kinematics, identity: dict[str, Any], paths: list[PredictedPath]
+) -> PredictedObject:
+    pose, twist, _ = kin
+    k = PredictedObjectKinematics(initial_pose_with_covariance=pose, initial_twist_with_covariance=twist)
+    mine = sorted(paths, key=lambda p: -p.confidence)
+    k.predicted_paths = [_path_msg(p, result.stamp_s) for p in mine]
+    return PredictedObject(kinematics=k, **identity)
+
+
+def planning_msgs(
+    result: FrameResult, header: Header, epoch_ns: int
+) -> tuple[TrackedObjects, PredictedObjects]:
+    """``TrackedObjects`` and ``PredictedObjects`` of one frame (header: image stamp, target frame),
+    with each track's kinematics and identity computed once, for all tracks at a time."""
+    tracks = _planning_tracks(result)
+    kins = _kinematics(tracks)
+    identities = [_identity(result, t, epoch_ns) for t in tracks]
+    paths: dict[int, list[PredictedPath]] = {}
+    for p in result.paths:
+        paths.setdefault(p.track_id, []).append(p)
+    tracked = TrackedObjects(header=header, objects=[_tracked_object(k, i) for k, i in zip(kins, identities)])
+    predicted = PredictedObjects(
+        header=header,
+        objects=[
+            _predicted_object(result, t, k, i, paths.get(t.track_id, []))
+            for t, k, i in zip(tracks, kins, identities)
+        ],
+    )
+    return tracked, predicted
 
 
 def tracked_objects_msg(result: FrameResult, header: Header, epoch_ns: int) -> TrackedObjects:
     """Confirmed and coasting tracks that have a ground position (header: image stamp, target frame)."""
-    out = TrackedObjects(header=header)
-    for t in _planning_tracks(result):
-        pose, twist, heading_known, stationary = _kinematics(t)
-        kin = TrackedObjectKinematics(
-            pose_with_covariance=pose,
-            twist_with_covariance=twist,
-            is_stationary=stationary,
-            orientation_availability=(
-                TrackedObjectKinematics.AVAILABLE if heading_known else TrackedObjectKinematics.UNAVAILABLE
-            ),
-        )
-        out.objects.append(TrackedObject(kinematics=kin, **_identity(result, t, epoch_ns)))
-    return out
-
-
-def _path_msg(path: PredictedPath, stamp_s: float) -> PredictedPathMsg:
-    """Poses start at the first predicted time; ``time_step`` is their constant spacing."""
-    pts = path.positions_m
-    step = float(np.median(np.diff(np.concatenate([[stamp_s], path.times_s])))) if len(pts) else 0.0
-    poses = []
-    for i, (x, y) in enumerate(pts):
-        nxt = pts[min(i + 1, len(pts) - 1)]
-        prv = pts[max(i - 1, 0)]
-        yaw = math.atan2(nxt[1] - prv[1], nxt[0] - prv[0]) if len(pts) > 1 else 0.0
-        poses.append(Pose(position=Point(x=float(x), y=float(y), z=0.0), orientation=_yaw_quaternion(yaw)))
-    return PredictedPathMsg(path=poses, time_step=s_to_duration(step), confidence=float(path.confidence))
+    return planning_msgs(result, header, epoch_ns)[0]
 
 
 def predicted_objects_msg(result: FrameResult, header: Header, epoch_ns: int) -> PredictedObjects:
     """Every tracked object with its predicted paths (most likely first); objects without a path
     are still listed, with no paths, so planners see the same object set as in TrackedObjects."""
-    paths: dict[int, list[PredictedPath]] = {}
-    for p in result.paths:
-        paths.setdefault(p.track_id, []).append(p)
-    out = PredictedObjects(header=header)
-    for t in _planning_tracks(result):
-        pose, twist, _, _ = _kinematics(t)
-        kin = PredictedObjectKinematics(
-            initial_pose_with_covariance=pose, initial_twist_with_covariance=twist
-        )
-        mine = sorted(paths.get(t.track_id, []), key=lambda p: -p.confidence)
-        kin.predicted_paths = [_path_msg(p, result.stamp_s) for p in mine]
-        out.objects.append(PredictedObject(kinematics=kin, **_identity(result, t, epoch_ns)))
-    return out
+    return planning_msgs(result, header, epoch_ns)[1]
 
 
 def detections_msg(result: FrameResult, header: Header) -> Detection2DArray:
@@ -308,23 +363,3 @@ def markers_msg(
         for sub in ("box", "label", "path"):
             out.markers.append(Marker(header=header, ns=f"{ns}/{sub}", id=gone, action=Marker.DELETE))
     return out, drawn
-
-
-def diagnostics_msg(
-    stamp: Time,
-    name: str,
-    hardware_id: str,
-    values: dict[str, float | int | str],
-    level: int = 0,
-    message: str = "ok",
-) -> DiagnosticArray:
-    status = DiagnosticStatus(
-        level=bytes([level]),
-        name=name,
-        message=message,
-        hardware_id=hardware_id,
-        values=[
-            KeyValue(key=k, value=(f"{v:.3f}" if isinstance(v, float) else str(v))) for k, v in values.items()
-        ],
-    )
-    return DiagnosticArray(header=Header(stamp=stamp), status=[status])

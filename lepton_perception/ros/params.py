@@ -28,9 +28,11 @@ import yaml
 from lepton_perception.core.camera import CameraPose
 from lepton_perception.core.detection import DetectorConfig
 from lepton_perception.core.detection.base import FILTER_FIELDS
+from lepton_perception.core.health import HealthConfig
 from lepton_perception.core.prediction.config import PredictorConfig
 from lepton_perception.core.schema import meta_of, param
 from lepton_perception.core.tracking.config import TrackerConfig
+from lepton_perception.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
 
 NODE_NAME = "lepton_perception"
 MODEL_FILE = "yolox_nano.onnx"
@@ -73,12 +75,12 @@ class IoConfig:
         lo=0.0,
         hi=3600.0,
     )
-    worker_stall_s: float = param(
-        5.0,
-        "diagnostics say ERROR when frames wait and the worker made no progress this long",
-        unit="s",
-        lo=0.5,
-        hi=600.0,
+    max_image_pixels: int = param(
+        DEFAULT_MAX_IMAGE_PIXELS,
+        "frames over width x height pixels are skipped and counted before decoding (raw and compressed)",
+        unit="px",
+        lo=1,
+        hi=1 << 31,
     )
 
     def __post_init__(self) -> None:
@@ -92,6 +94,7 @@ class NodeConfig:
     detector: DetectorConfig = dataclasses.field(default_factory=DetectorConfig)
     tracker: TrackerConfig = dataclasses.field(default_factory=TrackerConfig)
     predictor: PredictorConfig = dataclasses.field(default_factory=PredictorConfig)
+    health: HealthConfig = dataclasses.field(default_factory=HealthConfig)
     # Pose of each camera on the vehicle, keyed by camera key (namespace without slashes).
     camera_poses: dict[str, CameraPose] = dataclasses.field(default_factory=dict)
 
@@ -133,6 +136,7 @@ GROUPS: dict[str, tuple[type, bool]] = {
     "detector": (DetectorConfig, False),
     "tracker": (TrackerConfig, True),
     "predictor": (PredictorConfig, False),
+    "health": (HealthConfig, False),
 }
 
 
@@ -283,6 +287,7 @@ def config_from_values(values: dict[str, Any]) -> NodeConfig:
         detector=groups["detector"],
         tracker=groups["tracker"],
         predictor=groups["predictor"],
+        health=groups["health"],
         camera_poses=poses,
     )
 

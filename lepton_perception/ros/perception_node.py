@@ -2,11 +2,12 @@
 
 Callbacks only store the newest message per camera; one worker thread takes whatever is pending
 across cameras, hands it to ``PerceptionRunner`` as one detector batch, and publishes what comes back.
-All state and counters belong to the runner; the node reads them through ``runner.diagnostics()``.
+All state and counters belong to the runner; the node reads its health through ``runner.health()``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import signal
@@ -32,9 +33,9 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from lepton_perception.core.detection import ModelLoadError
+from lepton_perception.core.health import Value
 from lepton_perception.core.prediction.weights import WeightsError
-from lepton_perception.ros import conversions as conv
-from lepton_perception.ros.node_health import camera_status
+from lepton_perception.ros.diagnostics import diagnostic_array
 from lepton_perception.ros.node_main import on_signal
 from lepton_perception.ros.params import (
     NODE_NAME,
@@ -45,11 +46,12 @@ from lepton_perception.ros.params import (
     other_pose_keys,
     specs_for,
 )
-from lepton_perception.ros.runner import CameraOutput, PerceptionRunner
+from lepton_perception.ros.runner import OPTIONAL_OUTPUTS, CameraOutput, PerceptionRunner
 from lepton_perception.ros.topics import (
     DIAGNOSTICS_QOS,
     DIAGNOSTICS_TOPIC,
     OUTPUT_TOPICS,
+    TOPIC_BY_FIELD,
     image_qos,
     input_topics,
 )
@@ -230,8 +232,15 @@ class PerceptionNode(Node):
                 batch = [(key, self._pending.pop(key)) for key in ready]
                 received = dict(self._received_wall)
             try:
-                for out in self.runner.process(batch):
-                    self._publish(out, received[out.key])
+                t0 = time.perf_counter()
+                outputs = self.runner.process(batch, self._wanted([key for key, _ in batch]))
+                published = [(out, self._publish(out)) for out in outputs]
+                cycle_ms = (time.perf_counter() - t0) * 1e3
+                done = time.monotonic()
+                for out, publish_ms in published:
+                    if publish_ms is not None:
+                        latency_ms = (done - received[out.key]) * 1e3
+                        self.runner.record_latency(out.key, latency_ms, publish_ms, cycle_ms)
             except Exception as exc:  # the runner catches per-frame failures; this is the last net
                 self._worker_errors += 1
                 self.get_logger().error(
@@ -253,34 +262,40 @@ class PerceptionNode(Node):
             if self.runner.has_intrinsics(key) or now - self._received_wall[key] >= wait_s
         ]
 
-    def _publish(self, out: CameraOutput, received_wall: float) -> None:
+    def _wanted(self, keys: list[str]) -> dict[str, set[str]]:
+        """Per camera, the optional outputs that have a subscriber now: nobody listening, not built."""
+        wanted: dict[str, set[str]] = {}
+        for key in keys:
+            wanted[key] = set()
+            for field in OPTIONAL_OUTPUTS:
+                pub = self._pubs.get(TOPIC_BY_FIELD[field].name(key))
+                if pub is not None and pub.get_subscription_count() > 0:
+                    wanted[key].add(field)
+        return wanted
+
+    def _publish(self, out: CameraOutput) -> float | None:
+        """Publish a camera's messages; the time it took (ms), or None when nothing was processed."""
         if out.messages is None:
-            return
+            return None
+        t0 = time.perf_counter()
         for topic, msg in out.messages.items():
             pub = self._pubs.get(topic.name(out.key))
             if pub is not None:
                 pub.publish(msg)
-        self.runner.record_latency(out.key, (time.monotonic() - received_wall) * 1e3)
+        return (time.perf_counter() - t0) * 1e3
 
     def _publish_diagnostics(self) -> None:
-        now = self.get_clock().now().to_msg()
-        diag = self.runner.diagnostics()
-        io = self.runner.config.io
-        with self._lock:
-            waiting = set(self._pending)
-        worker_alive = self._worker.is_alive()
-        arr = DiagnosticArray()
-        arr.header.stamp = now
-        for key, snap in diag.cameras.items():
-            level, message, values = camera_status(
-                snap, diag, io, worker_alive=worker_alive, frames_waiting=key in waiting
-            )
-            values["qos_incompatible_events"] = self._qos_incompatible
-            values["worker_errors"] = self._worker_errors
-            arr.status += conv.diagnostics_msg(
-                now, f"{NODE_NAME}: camera {key}", key, values, level, message
-            ).status
-        self._diag_pub.publish(arr)
+        """The one evaluator (``core/health.py``, fed by the runner) -> ``/diagnostics``."""
+        ours: tuple[tuple[str, Value], ...] = (
+            ("qos_incompatible_events", self._qos_incompatible),
+            ("worker_errors", self._worker_errors),
+        )
+        statuses = [
+            dataclasses.replace(st, values=st.values + ours)
+            for st in self.runner.health(worker_alive=self._worker.is_alive())
+        ]
+        stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(diagnostic_array(statuses, stamp, self.get_name()))
 
     def destroy_node(self) -> None:
         """Stop the worker after the batch it is on (its outputs are published), then the node."""

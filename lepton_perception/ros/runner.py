@@ -5,8 +5,13 @@ either way. The runner owns all perception state (config, pipeline, per-camera s
 callers convert, call and publish. Every per-frame failure is handled here, in one place
 (``_guarded``), as a counted, rate-limited-logged skip with its reason; the next frame goes on.
 
-Threads: ``process`` runs on one worker thread. ``set_camera_info``, ``apply_config``, ``count`` and
-``diagnostics`` may be called from any other thread; they touch shared state only under ``_lock``.
+Threads: ``process`` runs on one worker thread. ``set_camera_info``, ``apply_config``, ``count``,
+``diagnostics`` and ``health`` may be called from any other thread; they touch shared state only under
+``_lock`` (``HealthMonitor`` has its own).
+
+Health: the runner reports what happens (images in, decode errors, CameraInfo accepted or rejected,
+frame failures, detector faults, worker heartbeat) to one ``core.health.HealthMonitor``; ``health()``
+evaluates it over its sliding window (thresholds: ``NodeConfig.health``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -31,6 +36,7 @@ from visualization_msgs.msg import MarkerArray
 from lepton_perception.core.camera import CameraIntrinsics, GroundProjector
 from lepton_perception.core.detection import Detector, DetectorConfig, create_detector
 from lepton_perception.core.ground import FusedGroundLocator
+from lepton_perception.core.health import HealthMonitor, HealthStatus, Value
 from lepton_perception.core.pipeline import Pipeline
 from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.prediction.predictor import RoutedPredictor
@@ -46,6 +52,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LOG_EVERY_S = 5.0  # a repeated failure of one kind on one camera is logged at most this often
 LATENCY_WINDOW = 200  # frames kept for latency percentiles
+# Outputs built only when someone listens (``process(wanted=...)``); the planning ones always are.
+OPTIONAL_OUTPUTS = ("annotated_image", "markers")
+DETECTOR_STAGES = ("preprocess", "inference", "postprocess")
+# The cycle of one frame, in order: message -> image, detector, tracker, predictor, messages, publish.
+STAGES = ("convert", *DETECTOR_STAGES, "track", "predict", "build", "publish")
 
 
 # --- typed outputs -----------------------------------------------------------------------------------
@@ -98,7 +109,13 @@ class CameraState:
     # planning_withheld, stale_skipped (the node's keep-latest slot)
     counters: Counter[str] = field(default_factory=Counter)
     latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
-    stage_ms: dict[str, deque[float]] = field(default_factory=dict)  # detect/track/predict per frame
+    # per processed frame, ms: STAGES (the detector's split when it reports one, else "detect")
+    stage_ms: dict[str, deque[float]] = field(default_factory=dict)
+    convert_ms: float = 0.0  # decode of the frame being processed (set in _admit, read in _run)
+
+    def add_stage(self, stage: str, ms: float) -> None:
+        """Record one frame's time in ``stage`` (call with the runner's lock held)."""
+        self.stage_ms.setdefault(stage, deque(maxlen=LATENCY_WINDOW)).append(ms)
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,15 @@ class RunnerDiagnostics:
     predictor_fallbacks: dict[str, int]
 
 
+def _camera_values(cam: CameraState) -> list[tuple[str, Value]]:
+    """Counters since start and recent stage timings of one camera (call with the runner's lock)."""
+    out: list[tuple[str, Value]] = [(f"{k}_total", n) for k, n in sorted(cam.counters.items())]
+    out += [(f"{stage}_ms_p50", float(np.median(v))) for stage, v in cam.stage_ms.items() if v]
+    if cam.latency_ms:
+        out.append(("latency_p50_ms", float(np.percentile(np.asarray(cam.latency_ms), 50))))
+    return out
+
+
 class _RateLimitedLog:
     """At most one warning per (camera, reason) every LOG_EVERY_S; says how many were held back."""
 
@@ -144,6 +170,19 @@ class _RateLimitedLog:
         more = f" ({held} more like this since the last message)" if held else ""
         log.warning("camera %s: %s%s", key, text, more)
         self._last[(key, reason)] = (now, 0)
+
+
+def _detector_stages(detector: Detector, n_frames: int) -> dict[str, float]:
+    """Per-frame share (ms) of the detector's preprocess / inference / postprocess in its last call.
+
+    Read from ``detector.last_timings_ms`` (an object with those three attributes, ms for the whole
+    batch) when the backend reports it; {} otherwise (the pipeline's whole-call ``detect`` is kept).
+    """
+    timings = getattr(detector, "last_timings_ms", None)
+    if timings is None:
+        return {}
+    n = max(n_frames, 1)
+    return {stage: float(getattr(timings, stage)) / n for stage in DETECTOR_STAGES}
 
 
 def _is_device_fault(exc: BaseException) -> bool:
@@ -183,6 +222,17 @@ class PerceptionRunner:
         self._heartbeat = time.monotonic()
         self._log = _RateLimitedLog()
         self._last_failure = ""
+        self._wanted: Mapping[str, Collection[str]] | None = None  # of the batch being processed
+        self.monitor = self._start_monitor(config)
+
+    def _start_monitor(self, config: NodeConfig) -> HealthMonitor:
+        monitor = HealthMonitor(list(self.cameras), config.health, time.monotonic())
+        if config.io.fallback_hfov_deg > 0:  # read-only parameter: positions from an assumed FOV
+            for key in self.cameras:
+                monitor.set_fallback_fov(key)
+        if self._faults["cpu_fallbacks"]:
+            monitor.set_detector_degraded(f"configured device {config.detector.device} unusable: on cpu")
+        return monitor
 
     def _start_detector(self, config: DetectorConfig) -> Detector:
         """The configured detector; if its device is unusable (no CUDA, out of memory), the CPU one."""
@@ -210,6 +260,10 @@ class PerceptionRunner:
         """Count an event seen outside the runner (e.g. a frame replaced in the node's slot)."""
         with self._lock:
             self.cameras[key].counters[counter] += n
+        if counter == "stale_skipped":  # received, then replaced by a newer one before processing
+            now = time.monotonic()
+            for _ in range(n):
+                self.monitor.on_image(key, now)
 
     def set_camera_info(self, key: str, msg: CameraInfo) -> None:
         try:
@@ -225,6 +279,7 @@ class PerceptionRunner:
                 cam.camera_info_problem = problem
             else:
                 cam.intrinsics, cam.camera_info_problem = intr, ""
+        self.monitor.on_camera_info(key, accepted=intr is not None, reason=problem)
         if intr is None:
             self._log.warning(key, "camera_info", f"ignoring CameraInfo: {problem}")
 
@@ -269,21 +324,65 @@ class PerceptionRunner:
             latency_ms_p50=None if lat is None else float(np.percentile(lat, 50)),
             latency_ms_p95=None if lat is None else float(np.percentile(lat, 95)),
             latency_ms_max=None if lat is None else float(lat.max()),
-            stage_ms_mean={k: float(np.mean(v)) for k, v in cam.stage_ms.items()},
+            stage_ms_mean={k: float(np.mean(v)) for k, v in cam.stage_ms.items() if v},
         )
+
+    def health(self, worker_alive: bool) -> list[HealthStatus]:
+        """OK/WARN/ERROR of the node, then of each camera, over the last ``health.window_s``; each
+        status also carries the runner's totals since start (``*_total``) and stage timings."""
+        statuses = self.monitor.evaluate(time.monotonic(), worker_alive)
+        with self._lock:
+            faults = dict(self._faults)
+            extra: dict[str, list[tuple[str, Value]]] = {
+                f"camera {key}": _camera_values(cam) for key, cam in self.cameras.items()
+            }
+        node: list[tuple[str, Value]] = [
+            ("detector", f"{self.detector.name}/{self.detector.device}"),
+            ("detector_faults_total", faults.get("detector_faults", 0)),
+            ("detector_cpu_fallbacks_total", faults.get("cpu_fallbacks", 0)),
+        ]
+        if isinstance(self.predictor, RoutedPredictor):
+            node += [
+                (f"prediction_fallback_{k}_total", n) for k, n in self.predictor.fallback_counts().items()
+            ]
+        extra["node"] = node
+        return [
+            dataclasses.replace(st, values=st.values + tuple(extra.get(st.subject, ()))) for st in statuses
+        ]
 
     def beat(self) -> None:
         """The worker is alive and waiting (called on every idle wake-up, so idle is not a stall)."""
+        now = time.monotonic()
         with self._lock:
-            self._heartbeat = time.monotonic()
+            self._heartbeat = now
+        self.monitor.beat(now)
 
-    def record_latency(self, key: str, latency_ms: float) -> None:
+    def record_latency(
+        self, key: str, latency_ms: float, publish_ms: float | None = None, cycle_ms: float | None = None
+    ) -> None:
+        """A processed frame's outputs are published ``latency_ms`` after it was received; the caller's
+        ``publish`` time and the whole ``cycle`` (process + publish of its batch) join the stage times."""
         with self._lock:
-            self.cameras[key].latency_ms.append(latency_ms)
+            cam = self.cameras[key]
+            cam.latency_ms.append(latency_ms)
+            for stage, ms in (("publish", publish_ms), ("cycle", cycle_ms)):
+                if ms is not None:
+                    cam.add_stage(stage, ms)
+        self.monitor.on_processed(key, time.monotonic(), latency_ms * 1e-3)
 
     # --- the worker's call ------------------------------------------------------------------------
-    def process(self, batch: list[tuple[str, Image | CompressedImage]]) -> list[CameraOutput]:
-        """One detector batch over the newest frame of each camera in ``batch``. Never raises."""
+    def process(
+        self,
+        batch: list[tuple[str, Image | CompressedImage]],
+        wanted: Mapping[str, Collection[str]] | None = None,
+    ) -> list[CameraOutput]:
+        """One detector batch over the newest frame of each camera in ``batch``. Never raises.
+
+        ``wanted``: per camera key, the optional outputs (``OPTIONAL_OUTPUTS``) someone listens to this
+        cycle; the others are not built. None: every optional output the config enables (offline
+        tools record them all).
+        """
+        self._wanted = wanted
         self._take_requests()
         outputs: list[CameraOutput] = []
         accepted: list[tuple[CameraState, Frame, Header]] = []
@@ -299,8 +398,10 @@ class PerceptionRunner:
         if accepted:
             ran = self._guarded([cam for cam, _, _ in accepted], lambda: self._run(accepted))
             outputs += ran
+        now = time.monotonic()
         with self._lock:
-            self._heartbeat = time.monotonic()
+            self._heartbeat = now
+        self.monitor.beat(now)
         return outputs
 
     def _take_requests(self) -> None:
@@ -325,15 +426,20 @@ class PerceptionRunner:
 
     def _admit(self, cam: CameraState, msg: Image | CompressedImage) -> tuple[str | None, Frame | None]:
         """Stamp checks and decoding: (None, frame) or (counter name of the reason, None)."""
+        now = time.monotonic()
         with self._lock:
             cam.counters["frames_in"] += 1
-            cam.last_input_wall_s = time.monotonic()
+            cam.last_input_wall_s = now
+        self.monitor.on_image(cam.key, now)
         skipped = self._check_stamp(cam, msg.header.stamp)
         if skipped is None:
             try:
-                image = conv.image_msg_to_bgr(msg)
+                t0 = time.perf_counter()
+                image = conv.image_msg_to_bgr(msg, self.config.io.max_image_pixels)
+                cam.convert_ms = (time.perf_counter() - t0) * 1e3
             except ImageDecodeError as exc:
                 self._log.warning(cam.key, "decode", f"skipping frame: {exc}")
+                self.monitor.on_decode_error(cam.key, time.monotonic())
                 skipped = "decode_errors"
         if skipped is not None:
             self._bump(cam, skipped)
@@ -377,6 +483,7 @@ class PerceptionRunner:
             reason = f"{type(exc).__name__}: {exc}"
             with self._lock:
                 self._last_failure = reason
+            self.monitor.on_frame_failure(time.monotonic(), reason)
             out = []
             for cam in cams:
                 self._bump(cam, "frame_errors")
@@ -388,6 +495,7 @@ class PerceptionRunner:
         """A CUDA failure: count it; rebuild the detector on the CPU unless it already is there."""
         with self._lock:
             self._faults["detector_faults"] += 1
+        self.monitor.on_detector_fault(time.monotonic(), f"{type(exc).__name__}: {exc}")
         if str(self.detector.device).startswith("cpu"):
             return
         log.error("detector on %s failed (%s); switching to the CPU", self.detector.device, exc)
@@ -399,23 +507,34 @@ class PerceptionRunner:
         self.detector = self.pipeline.detector = cpu
         with self._lock:
             self._faults["cpu_fallbacks"] += 1
+        self.monitor.set_detector_degraded(f"device fault ({type(exc).__name__}): running on cpu")
 
     def _run(self, accepted: list[tuple[CameraState, Frame, Header]]) -> list[CameraOutput]:
         frames = [frame for _, frame, _ in accepted]
         projectors = [self._projector(cam, f.image.shape[1], f.image.shape[0]) for cam, f, _ in accepted]
         locators = [None if p is None else cam.locator for (cam, _, _), p in zip(accepted, projectors)]
         results = self.pipeline.step_batch(frames, locators)
+        detector_ms = _detector_stages(self.detector, len(frames))
         outputs = []
         for (cam, frame, header), result, projector in zip(accepted, results, projectors):
+            t0 = time.perf_counter()
             msgs = self._messages(cam, frame, result, header, projector)
+            stages = {"convert": cam.convert_ms, **result.timings_ms}
+            if detector_ms:  # the detector's own split replaces the pipeline's whole-call "detect"
+                stages.pop("detect", None)
+                stages.update(detector_ms)
+            stages["build"] = (time.perf_counter() - t0) * 1e3
             with self._lock:
                 cam.counters["processed"] += 1
                 cam.counters["detections"] += len(result.detections)
                 cam.counters["planning_withheld"] += msgs.tracked_objects is None
-                for stage, ms in result.timings_ms.items():
-                    cam.stage_ms.setdefault(stage, deque(maxlen=LATENCY_WINDOW)).append(ms)
+                for stage, ms in stages.items():
+                    cam.add_stage(stage, ms)
             outputs.append(CameraOutput(cam.key, result, msgs))
         return outputs
+
+    def _wants(self, key: str, output: str) -> bool:
+        return self._wanted is None or output in self._wanted.get(key, ())
 
     def _projector(self, cam: CameraState, width: int, height: int) -> GroundProjector | None:
         """The camera's projector for this image size, rebuilt only when the intrinsics change."""
@@ -455,13 +574,14 @@ class PerceptionRunner:
         planning_header = Header(stamp=header.stamp, frame_id=io.target_frame)
         msgs = FrameMessages(detections=conv.detections_msg(result, header))
         if projector is not None:  # without intrinsics no ground positions: withhold, do not send "empty"
-            msgs.tracked_objects = conv.tracked_objects_msg(result, planning_header, cam.epoch_ns)
-            msgs.predicted_objects = conv.predicted_objects_msg(result, planning_header, cam.epoch_ns)
-        if io.publish_markers:
+            msgs.tracked_objects, msgs.predicted_objects = conv.planning_msgs(
+                result, planning_header, cam.epoch_ns
+            )
+        if io.publish_markers and self._wants(cam.key, "markers"):
             msgs.markers, cam.marker_ids = conv.markers_msg(
                 result, header.stamp, io.target_frame, cam.marker_ids
             )
-        if io.publish_annotated_image:
+        if io.publish_annotated_image and self._wants(cam.key, "annotated_image"):
             msgs.annotated_image = conv.image_to_msg(
                 draw_result(frame.image, result, projector=projector), header
             )

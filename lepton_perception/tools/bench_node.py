@@ -1,10 +1,18 @@
-"""``lepton bench node``: can the node keep up with N cameras at R Hz? Latency and drops over time.
+"""``lepton bench node``: can the node keep up with N cameras at R Hz? Latency, drops, and where the
+cycle goes.
 
 Real PETS 2009 frames, resized to the requested size, are published for every camera at the given rate
 into the node running in its own process (as the launch file starts it, with the Fast DDS shared-memory
 profile). For every frame the node answers, latency = receive wall time - the image stamp (stamps are
 wall-clock times of publication). The run is split into thirds: a latency that keeps growing from the
 first to the last third means a queue is building up; a bounded one means stale frames are dropped.
+
+The cycle of one frame (convert, preprocess, inference, postprocess, track, predict, build, publish;
+``cycle`` = the worker's wall time for the batch) comes from the node's own medians over its last 200
+frames (``*_ms_p50`` in /diagnostics). By default the node runs twice: with nobody listening to the
+annotated image (not drawn, not sent) and with a subscriber to it. ``--json``: per camera
+``cycle_ms_p50`` and ``stages_ms_p50`` (stage -> ms) of the run without a subscriber, and the same
+under ``with_annotated_image_subscriber``.
 """
 
 from __future__ import annotations
@@ -23,11 +31,13 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray
 
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.ros import conversions as conv
 from lepton_perception.ros.graph import Graph
 from lepton_perception.ros.params import default_params_file
+from lepton_perception.ros.runner import STAGES
 from lepton_perception.ros.topics import DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, TOPIC_BY_FIELD
 from lepton_perception.tools.bag import default_video
 from lepton_perception.tools.common import print_json
@@ -42,6 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT of the published images")
     p.add_argument("--duration-s", type=float, default=20.0)
     p.add_argument("--params", nargs="*", default=[], help="params files applied over config/perception.yaml")
+    p.add_argument(
+        "--annotated-subscriber",
+        choices=["no", "yes", "both"],
+        default="both",
+        help="run with no annotated-image subscriber, with one, or both (two node runs)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -94,36 +110,57 @@ def _publish(
     return published
 
 
+def _stages(diag: dict[str, str]) -> dict[str, float]:
+    """Stage -> median ms over the node's last frames, in cycle order, from its /diagnostics values."""
+    found = {k.removesuffix("_ms_p50"): float(v) for k, v in diag.items() if k.endswith("_ms_p50")}
+    order = [s for s in ("convert", "detect", *STAGES[1:]) if s in found]
+    return {s: round(found[s], 2) for s in order}
+
+
 def _summary(
     lat_s: list[tuple[float, float]], published: int, duration_s: float, diag: dict[str, str]
 ) -> dict[str, Any]:
     lat = np.array([x for _, x in lat_s]) * 1e3
     t = np.array([t for t, _ in lat_s])
     thirds = [lat[(t >= duration_s * i / 3) & (t < duration_s * (i + 1) / 3)] for i in range(3)]
+    stages = _stages(diag)
+    cycle = float(diag["cycle_ms_p50"]) if "cycle_ms_p50" in diag else None
+    inference = stages.get("inference")
     return {
         "published": published,
         "processed": len(lat),
         "processed_hz": round(len(lat) / duration_s, 2),
-        "stale_skipped_by_node": int(diag.get("stale_skipped", 0)),
+        "stale_skipped_by_node": int(diag.get("stale_skipped_total", 0)),
         "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
         "latency_ms_p95": round(float(np.percentile(lat, 95)), 1) if len(lat) else None,
         "latency_ms_max": round(float(lat.max()), 1) if len(lat) else None,
         "latency_ms_p50_by_third": [round(float(np.median(x)), 1) if len(x) else None for x in thirds],
+        "cycle_ms_p50": None if cycle is None else round(cycle, 2),
+        "stages_ms_p50": stages,
+        # share of the cycle spent outside the network (None until the detector reports its split)
+        "outside_inference_pct": None
+        if cycle is None or inference is None
+        else round(100.0 * (cycle - inference) / cycle, 1),
     }
 
 
-def bench(
-    cameras: int, rate: float, width: int, height: int, duration_s: float, params: list[str]
+def _run_node(
+    graph: Graph,
+    names: list[str],
+    params: list[str | Path],
+    frames: list[np.ndarray],
+    rate: float,
+    duration_s: float,
+    annotated_subscriber: bool,
 ) -> dict[str, Any]:
-    names = [f"/cam{i}" for i in range(cameras)]
-    cam_params = _camera_params(names)
-    frames = _frames(width, height, 60)
-    intr = CameraIntrinsics.from_fov(width, height, 70.0)
+    """One node process; answers (latency) on KEY/detections, stage medians from its last diagnostics."""
+    node = graph.node
+    intr = CameraIntrinsics.from_fov(frames[0].shape[1], frames[0].shape[0], 70.0)
     latencies: dict[str, list[tuple[float, float]]] = {n: [] for n in names}  # (t since start, latency s)
     last_diag: dict[str, dict[str, str]] = {}
     start = time.time()
 
-    def on_answer(cam: str, msg: Image) -> None:
+    def on_answer(cam: str, msg: Detection2DArray) -> None:
         now = time.time()
         latencies[cam].append((now - start, now - conv.time_to_ns(msg.header.stamp) * 1e-9))
 
@@ -131,58 +168,107 @@ def bench(
         for st in msg.status:
             last_diag[st.hardware_id] = {kv.key: kv.value for kv in st.values}
 
-    answer = TOPIC_BY_FIELD["annotated_image"]
+    answer, annotated = TOPIC_BY_FIELD["detections"], TOPIC_BY_FIELD["annotated_image"]
+    subs = [node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, on_diag, DIAGNOSTICS_QOS)]
+    for n in names:
+        key = n.strip("/")
+        cb = functools.partial(on_answer, n)
+        subs.append(node.create_subscription(Detection2DArray, f"{NS}/{answer.name(key)}", cb, answer.qos))
+        if annotated_subscriber:  # a viewer: the node must now draw and send the annotated image
+            topic = f"{NS}/{annotated.name(key)}"
+            subs.append(node.create_subscription(Image, topic, lambda _m: None, annotated.qos))
+    pubs = {n: node.create_publisher(Image, f"{n}/image_raw", qos_profile_sensor_data) for n in names}
+    info_pubs = {
+        n: node.create_publisher(CameraInfo, f"{n}/camera_info", qos_profile_sensor_data) for n in names
+    }
+    # Messages built once; only stamps change (the publisher must not be the bottleneck).
+    msgs = {
+        n: [conv.image_to_msg(fr, Header(frame_id=f"{n.strip('/')}_optical")) for fr in frames[:8]]
+        for n in names
+    }
     log_path = Path(tempfile.gettempdir()) / "lepton_bench_node.log"
     try:
-        with Graph("lepton_bench_node") as graph:
-            node = graph.node
-            for n in names:
-                cb = functools.partial(on_answer, n)
-                node.create_subscription(Image, f"{NS}/{answer.name(n.strip('/'))}", cb, answer.qos)
-            node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, on_diag, DIAGNOSTICS_QOS)
-            pubs = {n: node.create_publisher(Image, f"{n}/image_raw", qos_profile_sensor_data) for n in names}
-            info_pubs = {
-                n: node.create_publisher(CameraInfo, f"{n}/camera_info", qos_profile_sensor_data)
-                for n in names
-            }
-            # Messages built once; only stamps change (the publisher must not be the bottleneck).
-            msgs = {
-                n: [conv.image_to_msg(fr, Header(frame_id=f"{n.strip('/')}_optical")) for fr in frames[:8]]
-                for n in names
-            }
-            with graph.perception(
-                [default_params_file(), cam_params, *params], NS, log_path=log_path
-            ) as proc:
-                graph.wait(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 60.0, proc)
-                start = time.time()  # answer times are measured from here (on_answer reads it)
-                published = _publish(pubs, info_pubs, msgs, intr, rate, duration_s, start)
-                time.sleep(2.0)  # answers in flight and the last diagnostics
-    finally:
-        os.unlink(cam_params)
-    per_cam = {
+        with graph.perception(params, NS, log_path=log_path) as proc:
+            graph.wait(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 60.0, proc)
+            if annotated_subscriber:
+                topics = [f"{NS}/{annotated.name(n.strip('/'))}" for n in names]
+                graph.wait(lambda: all(node.count_publishers(t) > 0 for t in topics), 60.0, proc)
+            start = time.time()  # answer times are measured from here (on_answer reads it)
+            published = _publish(pubs, info_pubs, msgs, intr, rate, duration_s, start)
+            time.sleep(2.0)  # answers in flight and the last diagnostics
+    finally:  # the next run starts clean on the same graph node
+        for sub in subs:
+            node.destroy_subscription(sub)
+        for pub in [*pubs.values(), *info_pubs.values()]:
+            node.destroy_publisher(pub)
+    return {
         n: _summary(latencies[n], published[n], duration_s, last_diag.get(n.strip("/"), {})) for n in names
     }
-    return {
+
+
+def bench(
+    cameras: int,
+    rate: float,
+    width: int,
+    height: int,
+    duration_s: float,
+    params: list[str],
+    annotated: str = "both",
+) -> dict[str, Any]:
+    """``annotated``: "no", "yes" or "both" (no subscriber first, then a node with one)."""
+    names = [f"/cam{i}" for i in range(cameras)]
+    cam_params = _camera_params(names)
+    frames = _frames(width, height, 60)
+    all_params: list[str | Path] = [default_params_file(), cam_params, *params]
+    out: dict[str, Any] = {
         "cameras": cameras,
         "rate_hz": rate,
         "size": f"{width}x{height}",
         "duration_s": duration_s,
-        "per_camera": per_cam,
     }
+    try:
+        with Graph("lepton_bench_node") as graph:
+            if annotated in ("no", "both"):
+                out["per_camera"] = _run_node(graph, names, all_params, frames, rate, duration_s, False)
+            if annotated in ("yes", "both"):
+                with_sub = _run_node(graph, names, all_params, frames, rate, duration_s, True)
+                if annotated == "yes":
+                    out["per_camera"] = with_sub
+                else:
+                    out["with_annotated_image_subscriber"] = {"per_camera": with_sub}
+    finally:
+        os.unlink(cam_params)
+    out["annotated_image_subscriber"] = annotated == "yes"  # of the top-level per_camera figures
+    return out
+
+
+def _print_run(title: str, per_camera: dict[str, Any]) -> None:
+    print(title)
+    for cam, r in per_camera.items():
+        print(
+            f"  {cam}: published {r['published']}, processed {r['processed']} ({r['processed_hz']} Hz), "
+            f"skipped as stale {r['stale_skipped_by_node']}, latency p50 {r['latency_ms_p50']} ms, "
+            f"p95 {r['latency_ms_p95']} ms, max {r['latency_ms_max']} ms, "
+            f"p50 by third {r['latency_ms_p50_by_third']}"
+        )
+        stages = ", ".join(f"{s} {ms:.2f}" for s, ms in r["stages_ms_p50"].items())
+        print(f"    cycle p50 {r['cycle_ms_p50']} ms = {stages} (ms, medians)")
+        if r["outside_inference_pct"] is not None:
+            print(f"    outside inference: {r['outside_inference_pct']} % of the cycle")
 
 
 def run(args: argparse.Namespace) -> int:
     w, h = (int(v) for v in args.size.lower().split("x"))
-    result = bench(args.cameras, args.rate, w, h, args.duration_s, args.params)
+    result = bench(args.cameras, args.rate, w, h, args.duration_s, args.params, args.annotated_subscriber)
     if args.json:
         print_json(result)
-    else:
-        print(f"{args.cameras} cameras x {args.rate:g} Hz, {args.size}, {args.duration_s:g} s")
-        for cam, r in result["per_camera"].items():
-            print(
-                f"  {cam}: published {r['published']}, processed {r['processed']} ({r['processed_hz']} Hz), "
-                f"skipped as stale {r['stale_skipped_by_node']}, latency p50 {r['latency_ms_p50']} ms, "
-                f"p95 {r['latency_ms_p95']} ms, max {r['latency_ms_max']} ms, "
-                f"p50 by third {r['latency_ms_p50_by_third']}"
-            )
+        return 0
+    print(f"{args.cameras} cameras x {args.rate:g} Hz, {args.size}, {args.duration_s:g} s")
+    if "per_camera" in result:
+        sub = "with" if result["annotated_image_subscriber"] else "no"
+        _print_run(f"{sub} annotated-image subscriber:", result["per_camera"])
+    if "with_annotated_image_subscriber" in result:
+        _print_run(
+            "with an annotated-image subscriber:", result["with_annotated_image_subscriber"]["per_camera"]
+        )
     return 0

@@ -73,7 +73,9 @@ class _Answers:
         elif isinstance(msg, PredictedObjects):
             self.paths += sum(len(o.kinematics.predicted_paths) for o in msg.objects)
         elif isinstance(msg, DiagnosticArray):
-            for st in msg.status:
+            for st in msg.status:  # the camera's status (the node's comes first)
+                if st.name.endswith(": node"):
+                    continue
                 self.last_diag = {kv.key: kv.value for kv in st.values}
 
     def _write_frame(self, msg: Image) -> None:
@@ -167,10 +169,10 @@ def run(args: argparse.Namespace) -> int:
         "frames": n_frames,
         "frames_answered": answers.frames_written,
         "frames_lost": lost,
-        "detections": int(answers.last_diag.get("detections", 0)),
+        "detections": int(answers.last_diag.get("detections_total", 0)),
         "confirmed_tracks": len(answers.track_ids),
         "predicted_paths": answers.paths,
-        "stage_ms": {k: float(v) for k, v in answers.last_diag.items() if k.endswith("_ms_mean")},
+        "stage_ms": {k: float(v) for k, v in answers.last_diag.items() if k.endswith("_ms_p50")},
         "wall_s": round(wall_s, 1),
         "output_bag": str(out_bag),
         "annotated_video": str(out / "annotated.mp4"),

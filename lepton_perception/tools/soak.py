@@ -1,11 +1,13 @@
 """``lepton soak``: many frames through the live node while its memory (RSS) is sampled.
 
-The node runs in its own process exactly as the launch file starts it (``NodeProcess``). Real PETS 2009
-frames, resized to ``--size``, are published for ``--cameras`` cameras in lock-step: a round publishes
-one frame (and its ``CameraInfo``) per camera, then waits until the node has answered every one of them
-on ``KEY/tracked_objects``, so every frame goes through decode, detector, tracker, predictor and every
-publisher (an unanswered frame is counted as lost after ``--answer-timeout-s``). Stamps advance 0.1 s per
-round, so tracks are born, coast and die as in a drive.
+The node runs in its own process exactly as the launch file starts it, through the project's one graph
+harness (``ros/graph.py``: a fresh ROS domain, our rclpy node spun in a thread, ``NodeProcess``). Real
+PETS 2009 frames, resized to ``--size``, are published for ``--cameras`` cameras in lock-step: a round
+publishes one frame (and its ``CameraInfo``) per camera, then waits until the node has answered every
+one of them on ``KEY/tracked_objects``, so every frame goes through decode, detector, tracker,
+predictor and every publisher (the soak subscribes to the annotated images and markers, which the node
+builds only for subscribers; an unanswered frame is counted as lost after ``--answer-timeout-s``).
+Stamps advance 0.1 s per round, so tracks are born, coast and die as in a drive.
 
 RSS of the node process is read from ``/proc/PID/status`` (VmRSS) about twice a second. Growth is the
 last sample minus the first sample after ``--warmup-frames`` answered frames (import, model load,
@@ -19,7 +21,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import random
 import tempfile
 import threading
 import time
@@ -28,10 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rclpy
 from autoware_perception_msgs.msg import TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -40,8 +39,10 @@ from tqdm import tqdm
 
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.ros import conversions as conv
-from lepton_perception.ros.node_process import NodeProcess, ros_env
+from lepton_perception.ros.graph import Graph
+from lepton_perception.ros.node_process import NodeProcess
 from lepton_perception.ros.params import default_params_file
+from lepton_perception.ros.topics import DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, TOPIC_BY_FIELD
 from lepton_perception.tools.bench_node import _frames
 from lepton_perception.tools.common import print_json
 
@@ -146,47 +147,49 @@ class SoakConfig:
     log_path: str | None = None
 
 
-class _Graph:
-    """Our side of the graph: camera publishers and answer subscriptions, spun in a thread."""
+@dataclass
+class _Endpoints:
+    """Our side of the graph, on the harness's node: camera publishers and answer subscriptions."""
 
-    def __init__(self, keys: list[str], answers: _Answers) -> None:
-        self.node: Node = rclpy.create_node("lepton_soak")
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        for key in keys:
-            self.node.create_subscription(
-                TrackedObjects,
-                f"{NS}/{key}/tracked_objects",
-                functools.partial(answers.on_objects, key),
-                reliable,
-            )
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", answers.on_diagnostics, 10)
-        self.images = {
-            k: self.node.create_publisher(Image, f"/{k}/image_raw", qos_profile_sensor_data) for k in keys
-        }
-        self.infos = {
-            k: self.node.create_publisher(CameraInfo, f"/{k}/camera_info", qos_profile_sensor_data)
-            for k in keys
-        }
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+    images: dict[str, Any]
+    infos: dict[str, Any]
 
-    def wait_matched(self, proc: NodeProcess, log_path: Path, timeout_s: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        answer_topics = [f"{NS}/{k}/tracked_objects" for k in self.images]
-        while any(
-            p.get_subscription_count() == 0 for p in [*self.images.values(), *self.infos.values()]
-        ) or any(self.node.count_publishers(t) == 0 for t in answer_topics):
-            if not proc.alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"perception node did not start; see {log_path}")
-            time.sleep(0.1)
-        time.sleep(1.0)  # both directions of discovery settle before the first frame
 
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.thread.join(timeout=5.0)
-        self.node.destroy_node()
+def _endpoints(node: Node, keys: list[str], answers: _Answers) -> _Endpoints:
+    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    for key in keys:
+        node.create_subscription(
+            TrackedObjects,
+            f"{NS}/{key}/tracked_objects",
+            functools.partial(answers.on_objects, key),
+            reliable,
+        )
+    node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, answers.on_diagnostics, DIAGNOSTICS_QOS)
+    # A viewer on the optional outputs: the node builds them only for subscribers, and they must soak too.
+    for t in (TOPIC_BY_FIELD["annotated_image"], TOPIC_BY_FIELD["markers"]):
+        for key in keys if t.per_camera else [""]:
+            node.create_subscription(t.msg_type, f"{NS}/{t.name(key)}", lambda _msg: None, t.qos)
+    return _Endpoints(
+        images={k: node.create_publisher(Image, f"/{k}/image_raw", qos_profile_sensor_data) for k in keys},
+        infos={
+            k: node.create_publisher(CameraInfo, f"/{k}/camera_info", qos_profile_sensor_data) for k in keys
+        },
+    )
+
+
+def _wait_matched(graph: Graph, ends: _Endpoints, proc: NodeProcess) -> None:
+    """Until the node subscribes to every camera and publishes every answer topic (90 s at most)."""
+    answer_topics = [f"{NS}/{k}/tracked_objects" for k in ends.images]
+    pubs = [*ends.images.values(), *ends.infos.values()]
+    graph.wait(
+        lambda: (
+            all(p.get_subscription_count() > 0 for p in pubs)
+            and all(graph.node.count_publishers(t) > 0 for t in answer_topics)
+        ),
+        90.0,
+        proc,
+    )
+    time.sleep(1.0)  # both directions of discovery settle before the first frame
 
 
 def _node_params(keys: list[str], input_size_px: int) -> str:
@@ -199,9 +202,9 @@ def _node_params(keys: list[str], input_size_px: int) -> str:
         return f.name
 
 
-def _drive(cfg: SoakConfig, graph: _Graph, answers: _Answers, proc: NodeProcess) -> dict[str, Any]:
+def _drive(cfg: SoakConfig, ends: _Endpoints, answers: _Answers, proc: NodeProcess) -> dict[str, Any]:
     """Lock-step rounds until ``cfg.frames`` frames were published; RSS sampled along the way."""
-    keys = list(graph.images)
+    keys = list(ends.images)
     video = _frames(cfg.width, cfg.height, 200)
     msgs = {
         k: [conv.image_to_msg(fr, Header(frame_id=f"{k}_optical")) for fr in video[i * 7 :] + video[: i * 7]]
@@ -219,8 +222,8 @@ def _drive(cfg: SoakConfig, graph: _Graph, answers: _Answers, proc: NodeProcess)
         for k in keys:
             m = msgs[k][r % len(msgs[k])]
             m.header.stamp = conv.ns_to_time(stamp_ns)
-            graph.infos[k].publish(conv.intrinsics_to_camera_info(intr, m.header))
-            graph.images[k].publish(m)
+            ends.infos[k].publish(conv.intrinsics_to_camera_info(intr, m.header))
+            ends.images[k].publish(m)
         published += len(keys)
         missing = answers.wait(keys, stamp_ns, cfg.answer_timeout_s)
         answered += len(keys) - len(missing)
@@ -244,31 +247,26 @@ def _drive(cfg: SoakConfig, graph: _Graph, answers: _Answers, proc: NodeProcess)
 
 def soak(cfg: SoakConfig) -> dict[str, Any]:
     """Run the soak; the report's fields are documented in the module docstring and docs/ros.md."""
-    domain = random.randint(1, 100)
-    os.environ.update(ros_env(domain))
     keys = [f"soak{i}" for i in range(cfg.cameras)]
     cam_params = _node_params(keys, cfg.input_size_px)
     log_path = Path(cfg.log_path or Path(tempfile.gettempdir()) / f"lepton_soak_{os.getpid()}.log")
     answers = _Answers()
-    rclpy.init()
-    graph = _Graph(keys, answers)
     try:
         params: list[str | Path] = [default_params_file(), cam_params, *cfg.params]
-        with NodeProcess(params, NS, domain_id=domain, log_path=log_path) as proc:
-            graph.wait_matched(proc, log_path)
-            driven = _drive(cfg, graph, answers, proc)
+        with Graph("lepton_soak") as graph, graph.perception(params, NS, log_path=log_path) as proc:
+            ends = _endpoints(graph.node, keys, answers)
+            _wait_matched(graph, ends, proc)
+            driven = _drive(cfg, ends, answers, proc)
             time.sleep(1.5)  # one more diagnostics period with the final counters
             alive = proc.alive()
     finally:
-        graph.close()
-        rclpy.try_shutdown()
         os.unlink(cam_params)
     samples: list[RssSample] = driven.pop("samples")
     memory = memory_growth(samples, cfg.warmup_frames)
     growth = memory["growth_mb"]
     ok = alive and driven["frames_lost"] == 0 and growth is not None and growth < cfg.max_growth_mb
     processed = {
-        k: answers.diagnostics.get(f"lepton_perception: camera {k}", {}).get("processed") for k in keys
+        k: answers.diagnostics.get(f"lepton_perception: camera {k}", {}).get("processed_total") for k in keys
     }
     return {
         "frames": cfg.frames,

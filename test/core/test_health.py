@@ -60,8 +60,21 @@ CAMERA_CASES = [
     ("p95 latency 0.5 s", {"latency_p95_s": 0.5, "latency_max_s": 0.6}, Level.WARN, "latency p95 0.50 s"),
     ("a 45 s frame", {"latency_max_s": 45.0}, Level.ERROR, "latency up to 45.00 s (ceiling 2 s)"),
     (
-        "CameraInfo never received",
+        "CameraInfo never received while images arrive: planning lists withheld",
         {"intrinsics": "none", "camera_info_total": 0},
+        Level.ERROR,
+        "=no CameraInfo received: tracked/predicted objects withheld",
+    ),
+    (
+        "CameraInfo never received, no image yet",
+        {
+            "intrinsics": "none",
+            "camera_info_total": 0,
+            "frames_in": 0,
+            "processed": 0,
+            "window_s": 0.5,
+            "last_input_age_s": None,
+        },
         Level.WARN,
         "no CameraInfo received: ground positions unavailable",
     ),
@@ -73,9 +86,9 @@ CAMERA_CASES = [
             "camera_info_rejected_total": 9,
             "camera_info_error": "CameraInfo has zero width/height (uncalibrated camera)",
         },
-        Level.WARN,
+        Level.ERROR,
         "received 9 CameraInfo, all rejected: CameraInfo has zero width/height (uncalibrated camera): "
-        "ground positions unavailable",
+        "tracked/predicted objects withheld",
     ),
     ("assumed field of view", {"intrinsics": "fallback_fov"}, Level.WARN, "assumed field of view"),
     ("decode errors", {"decode_errors": 2}, Level.WARN, "2 undecodable frames skipped in the last 5 s"),
@@ -87,9 +100,9 @@ CAMERA_CASES = [
     ),
     (
         "findings of one level are all listed",
-        {"decode_errors": 1, "intrinsics": "none", "camera_info_total": 0},
+        {"decode_errors": 1, "intrinsics": "fallback_fov", "latency_p95_s": 0.5},
         Level.WARN,
-        "no CameraInfo received: ground positions unavailable; 1 undecodable",
+        "latency p95 0.50 s (ceiling 0.3 s); no valid CameraInfo: ground positions from an assumed",
     ),
 ]
 
@@ -221,7 +234,7 @@ def test_decode_errors_and_slow_frames_clear_after_the_window() -> None:
 def test_camera_info_reason_then_recovery() -> None:
     m = HealthMonitor(["front"], CFG, now_s=0.0)
     _camera_at_10hz(m, 0.0, 6.0)
-    assert _level(m, 6.0) == (Level.WARN, "no CameraInfo received: ground positions unavailable")
+    assert _level(m, 6.0) == (Level.ERROR, "no CameraInfo received: tracked/predicted objects withheld")
     for _ in range(9):
         m.on_camera_info("front", accepted=False, reason="CameraInfo has no focal length in k or p")
     assert _level(m, 6.0)[1].startswith("received 9 CameraInfo, all rejected: CameraInfo has no focal length")

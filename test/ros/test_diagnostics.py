@@ -53,7 +53,10 @@ def test_names_hardware_ids_and_levels_follow_the_conventions() -> None:
         ("lepton_perception: camera rear", "rear", b"\x02"),
         ("lepton_perception: camera left", "left", b"\x01"),
     ]
-    assert arr.status[2].message == "no image for 3.0 s (timeout 1 s)"
+    assert arr.status[2].message == (
+        "no image for 3.0 s (timeout 1 s); received 9 CameraInfo, all rejected: CameraInfo has zero "
+        "width/height (uncalibrated camera): tracked/predicted objects withheld"
+    )
     assert arr.status[3].message == "4 undecodable frames skipped in the last 5 s"
     assert [LEVEL_BYTES[lv] for lv in Level] == [b"\x00", b"\x01", b"\x02", b"\x03"]
 

@@ -258,11 +258,11 @@ def test_an_unexpected_decode_failure_is_caught_in_the_same_place(
     real = runner_module.conv.image_msg_to_bgr
     calls = []
 
-    def flaky(msg):
+    def flaky(msg, max_pixels):
         calls.append(msg)
         if len(calls) == 1:
             raise ValueError("cannot reshape array of size 1151 into shape (2,767,2)")
-        return real(msg)
+        return real(msg, max_pixels)
 
     monkeypatch.setattr(runner_module.conv, "image_msg_to_bgr", flaky)
     (out,) = runner.process([("front", _msg(pets_frames[0], 0))])
@@ -295,3 +295,47 @@ def test_cuda_unavailable_at_start_up_starts_on_the_cpu(pets_frames, caplog) -> 
     _info(runner, "front", pets_frames[0])
     (ok,) = runner.process([("front", _msg(pets_frames[0], 0))])
     assert ok.result is not None and ok.result.detections
+
+
+def test_optional_outputs_are_built_only_when_wanted(runner_factory, pets_frames) -> None:
+    runner = runner_factory(**{"io.publish_annotated_image": True, "io.publish_markers": True})
+    _info(runner, "front", pets_frames[0])
+    (nobody,) = runner.process([("front", _msg(pets_frames[0], 0))], wanted={"front": set()})
+    assert nobody.messages.annotated_image is None and nobody.messages.markers is None
+    assert nobody.messages.detections is not None and nobody.messages.tracked_objects is not None
+    (viewer,) = runner.process([("front", _msg(pets_frames[1], 1))], wanted={"front": {"annotated_image"}})
+    assert viewer.messages.annotated_image is not None and viewer.messages.markers is None
+    (offline,) = runner.process([("front", _msg(pets_frames[2], 2))])  # lepton process: everything
+    assert offline.messages.annotated_image is not None and offline.messages.markers is not None
+    assert (offline.messages.annotated_image.width, offline.messages.annotated_image.height) == (768, 576)
+
+
+def test_every_stage_of_the_cycle_is_timed(runner_factory, pets_frames) -> None:
+    runner = runner_factory()
+    _info(runner, "front", pets_frames[0])
+    for k in range(3):
+        (out,) = runner.process([("front", _msg(pets_frames[k], k))], wanted={"front": set()})
+        assert out.result is not None
+        runner.record_latency("front", 30.0, publish_ms=0.5, cycle_ms=25.0)
+    values = dict(runner.health(worker_alive=True)[1].values)
+    detector = ("preprocess", "inference", "postprocess") if "inference_ms_p50" in values else ("detect",)
+    for stage in ("convert", *detector, "track", "predict", "build", "publish", "cycle"):
+        assert values[f"{stage}_ms_p50"] >= 0.0, stage
+    assert values["cycle_ms_p50"] == 25.0 and values["publish_ms_p50"] == 0.5
+    assert 0.0 < values[f"{detector[-1]}_ms_p50"] < 10_000.0
+
+
+@pytest.mark.parametrize("pad", [0, 16])
+def test_bgr8_frames_are_converted_without_a_copy(pets_frames, pad: int) -> None:
+    """A bgr8 Image (rclpy stores ``data`` as an array.array) becomes a view of its buffer; padded rows
+    (``step > width * 3``) are sliced, not repacked."""
+    from lepton_perception.ros.conversions import image_msg_to_bgr
+
+    frame = pets_frames[0]
+    h, w = frame.shape[:2]
+    rows = np.zeros((h, w * 3 + pad), np.uint8)
+    rows[:, : w * 3] = frame.reshape(h, -1)
+    msg = Image(height=h, width=w, encoding="bgr8", step=w * 3 + pad, data=rows.tobytes())
+    out = image_msg_to_bgr(msg)
+    assert np.array_equal(out, frame)
+    assert np.shares_memory(out, np.frombuffer(msg.data, np.uint8))

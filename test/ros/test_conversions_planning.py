@@ -1,0 +1,71 @@
+"""Planning messages built for all tracks at once: each field against its definition, per track."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from autoware_perception_msgs.msg import TrackedObjectKinematics
+from std_msgs.msg import Header
+
+from lepton_perception.core.types import (
+    Detections,
+    FrameResult,
+    GroundState,
+    PredictedPath,
+    Track,
+    TrackState,
+)
+from lepton_perception.ros.conversions import STATIONARY_MPS, planning_msgs, track_uuid
+
+pytestmark = pytest.mark.ros  # the message packages
+
+
+def _track(tid: int, xy: tuple[float, float], v: tuple[float, float], state=TrackState.CONFIRMED) -> Track:
+    cov = np.diag([0.5, 0.2, 0.3, 0.1]).astype(np.float64)
+    cov[2, 3] = cov[3, 2] = 0.05  # velocity correlation: rotated into the object frame
+    ground = GroundState(np.array(xy, float), np.array(v, float), cov)
+    box = np.array([10, 20, 30, 80], np.float32)
+    return Track(tid, 0, state, box, np.zeros(2, np.float32), 0.9, 5.0, 1.0, 5, 0.0, ground)
+
+
+def _result(tracks: list[Track], paths: list[PredictedPath]) -> FrameResult:
+    return FrameResult("cam", "front", 5.0, (640, 480), Detections.empty(), tracks, paths, {})
+
+
+def test_each_track_gets_its_own_pose_twist_and_covariances() -> None:
+    north = _track(1, (10.0, 2.0), (0.0, 2.0))  # moving +y: heading pi/2, 2 m/s forward
+    still = _track(2, (5.0, -1.0), (0.1, 0.0))  # below STATIONARY_MPS: heading unknown
+    tentative = _track(3, (1.0, 1.0), (1.0, 0.0), TrackState.TENTATIVE)  # not for planners
+    path = PredictedPath(
+        1, np.array([5.4, 5.8, 6.2]), np.array([[10, 3], [10, 4], [11, 5]], float), 0.8, "cv"
+    )
+    tracked, predicted = planning_msgs(_result([north, still, tentative], [path]), Header(), epoch_ns=7)
+    assert [bytes(o.object_id.uuid) for o in tracked.objects] == [
+        bytes(track_uuid("front", 7, 1).uuid),
+        bytes(track_uuid("front", 7, 2).uuid),
+    ]
+    a, b = (o.kinematics for o in tracked.objects)
+    assert (a.pose_with_covariance.pose.position.x, a.pose_with_covariance.pose.position.y) == (10.0, 2.0)
+    assert a.pose_with_covariance.pose.orientation.z == pytest.approx(math.sin(math.pi / 4))
+    assert a.twist_with_covariance.twist.linear.x == pytest.approx(2.0)
+    assert a.twist_with_covariance.twist.linear.y == pytest.approx(0.0, abs=1e-12)
+    tcov = np.array(a.twist_with_covariance.covariance).reshape(6, 6)
+    np.testing.assert_allclose(tcov[:2, :2], [[0.1, -0.05], [-0.05, 0.3]], atol=1e-12)  # x along heading
+    assert a.orientation_availability == TrackedObjectKinematics.AVAILABLE and not a.is_stationary
+    assert a.pose_with_covariance.covariance[35] == pytest.approx(0.1)
+    assert STATIONARY_MPS > 0.1 and b.is_stationary
+    assert b.orientation_availability == TrackedObjectKinematics.UNAVAILABLE
+    assert b.pose_with_covariance.covariance[35] == pytest.approx(math.pi**2)
+    assert b.pose_with_covariance.pose.orientation.w == 1.0
+    (p,) = predicted.objects[0].kinematics.predicted_paths
+    assert predicted.objects[1].kinematics.predicted_paths == []  # listed, without a path
+    yaws = [2 * math.atan2(q.orientation.z, q.orientation.w) for q in p.path]
+    assert yaws == pytest.approx([math.pi / 2, math.atan2(2, 1), math.pi / 4])  # along the path
+    assert p.time_step.nanosec == 400_000_000 and p.confidence == pytest.approx(0.8)
+
+
+def test_no_planning_track_gives_empty_lists() -> None:
+    tracked, predicted = planning_msgs(_result([], []), Header(), epoch_ns=0)
+    assert tracked.objects == [] and predicted.objects == []
