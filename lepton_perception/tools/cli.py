@@ -15,7 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, ...]] = {
     "": ("detect", "process", "demo", "export"),
     "bag": ("bag",),
-    "eval": ("eval_detection", "eval_tracking", "eval_geometry", "eval_prediction"),
+    "eval": ("eval_detection", "eval_tracking", "eval_geometry", "eval_prediction", "eval_world"),
     "bench": ("bench_detector", "bench_tracker", "bench_predictor", "bench_node"),
     "train": ("train_predictor",),
 }

@@ -16,8 +16,10 @@ stamp) reads as:
    are independent: different images); objects with no member coast on their prediction;
 5. two objects no camera tells apart (close, no camera with a matched track in both) merge, the older
    id wins; objects without members for ``max_coast_s`` are deleted;
-6. ``is_stationary`` from the fused speed with hysteresis (enter below ``stationary_enter_mps``, leave
-   above ``stationary_exit_mps``).
+6. ``is_stationary`` from the fused speed with hysteresis: an object becomes stationary below
+   ``stationary_enter_mps``, or below ``stationary_exit_mps`` when its velocity is not significantly
+   different from zero (squared Mahalanobis distance under ``stationary_chi2``); it moves again above
+   ``stationary_exit_mps`` with a significant velocity.
 
 Ids are per ``ObjectFusion`` instance. Positions are in whatever frame the tracks are in (``odom`` with
 ego poses, ``base_link`` without); the caller names it.
@@ -63,6 +65,10 @@ class FusionConfig:
                                         lo=0.0, hi=5.0)
     stationary_exit_mps: float = param(1.2, "a stationary object moves again above this speed",
                                        unit="m/s", lo=0.0, hi=10.0)
+    stationary_chi2: float = param(
+        4.6, "a velocity within this squared Mahalanobis distance of zero (chi^2, 2 dof; 4.6 = 90 %) "
+        "counts as not significantly moving", lo=0.0, hi=50.0,
+    )
     history_s: float = param(8.0, "fused position history kept for prediction", unit="s", lo=0.0, hi=60.0)
 
     def __post_init__(self) -> None:
@@ -323,9 +329,13 @@ class ObjectFusion:
         """Stationary hysteresis and history advance once per update; then the frozen snapshot."""
         cfg = self.config
         speed = float(np.hypot(obj.x[2], obj.x[3]))
-        if obj.stationary and speed > cfg.stationary_exit_mps:
+        v = obj.x[2:]
+        # Is the velocity distinguishable from zero given its own covariance? A young or far object's
+        # speed can be large and still say nothing.
+        moving_sig = float(v @ np.linalg.solve(obj.P[2:, 2:] + 1e-6 * np.eye(2), v)) > cfg.stationary_chi2
+        if obj.stationary and speed > cfg.stationary_exit_mps and moving_sig:
             obj.stationary = False
-        elif not obj.stationary and speed < cfg.stationary_enter_mps:
+        elif not obj.stationary and (speed < cfg.stationary_enter_mps or not moving_sig) and speed < cfg.stationary_exit_mps:
             obj.stationary = True
         if not obj.history or stamp_s > obj.history[-1][0]:
             obj.history.append((stamp_s, float(obj.x[0]), float(obj.x[1])))
