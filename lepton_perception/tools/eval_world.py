@@ -14,9 +14,15 @@ from lepton_perception.tools.common import print_json, shared_dir
 
 def register(sub: Any) -> None:
     p = sub.add_parser("world", help="ego-motion, cross-camera fusion and prediction on a driving scene")
-    p.add_argument("--scene", type=Path, default=None, help="scene dir with ego.csv, agents.csv (default: shared)")
-    p.add_argument("--cameras", type=int, default=3, choices=[1, 3], help="1: front; 3: front, front-left/right")
-    p.add_argument("--seed", type=int, default=0, help="detection-noise seed (the run is deterministic per seed)")
+    p.add_argument(
+        "--scene", type=Path, default=None, help="scene dir with ego.csv, agents.csv (default: shared)"
+    )
+    p.add_argument(
+        "--cameras", type=int, default=3, choices=[1, 3], help="1: front; 3: front, front-left/right"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="detection-noise seed (the run is deterministic per seed)"
+    )
     p.add_argument("--max-frames", type=int, default=None, help="only the first frames (quick checks)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)

@@ -54,15 +54,22 @@ class EgoPose:
 @dataclass(frozen=True)
 class PoseBufferConfig:
     max_extrapolation_s: float = param(
-        0.2, "a stamp this far outside the buffered poses is extrapolated; farther: no pose", unit="s",
-        lo=0.0, hi=2.0,
+        0.2,
+        "a stamp this far outside the buffered poses is extrapolated; farther: no pose",
+        unit="s",
+        lo=0.0,
+        hi=2.0,
     )
     max_gap_s: float = param(
-        0.5, "two poses farther apart than this are not interpolated between (odometry dropout)", unit="s",
-        lo=0.01, hi=10.0,
+        0.5,
+        "two poses farther apart than this are not interpolated between (odometry dropout)",
+        unit="s",
+        lo=0.01,
+        hi=10.0,
     )
-    history_s: float = param(10.0, "poses older than this (behind the newest) are dropped", unit="s",
-                             lo=0.5, hi=600.0)
+    history_s: float = param(
+        10.0, "poses older than this (behind the newest) are dropped", unit="s", lo=0.5, hi=600.0
+    )
 
     def __post_init__(self) -> None:
         if self.max_extrapolation_s < 0 or self.max_gap_s <= 0 or self.history_s <= 0:

@@ -1,4 +1,4 @@
-"""``lepton eval world``: simulated cameras on a real drive -> tracker -> world locator -> fusion -> predictor.
+"""``lepton eval world``: simulated cameras on a drive -> tracker -> world locator -> fusion -> predictor.
 
 For every frame of a scene, each simulated camera's noisy detections (``simulate.py``) go through the
 project's own per-camera ``MultiObjectTracker`` with a ground locator (``CentreOffsetLocator`` over
@@ -96,7 +96,7 @@ class _Truth:
 
     def path(self, tid: int, stamp_s: float) -> F64 | None:
         t, xy, _ = self.tracks[tid]
-        times = stamp_s + STEP_S * np.arange(1, PRED_STEPS + 1)
+        times: F64 = stamp_s + STEP_S * np.arange(1, PRED_STEPS + 1, dtype=np.float64)
         if t[-1] < times[-1] - 0.05 or t[0] > stamp_s or np.any(np.diff(t) > 0.3):
             return None  # not observed all the way ahead (or a gap): no truth to score against
         return interp_rows(t, xy, times)
@@ -104,10 +104,10 @@ class _Truth:
 
 def _published(objects: Sequence[FusedObject], pose: EgoPose | None) -> Published:
     """Fused objects in the fixed frame; ``pose`` given when they are in base_link (ego-motion off)."""
-    xy = np.array([o.ground.position_m for o in objects], dtype=np.float64).reshape(-1, 2)
-    v = np.array([o.ground.velocity_mps for o in objects], dtype=np.float64).reshape(-1, 2)
+    xy: F64 = np.array([o.ground.position_m for o in objects], dtype=np.float64).reshape(-1, 2)
+    v: F64 = np.array([o.ground.velocity_mps for o in objects], dtype=np.float64).reshape(-1, 2)
     if pose is not None:
-        xy, v = pose.to_fixed(xy), v @ pose.rotation().T
+        xy, v = pose.to_fixed(xy), np.asarray(v @ pose.rotation().T, dtype=np.float64)
     ids = np.array([o.object_id for o in objects], dtype=np.int64)
     return Published(ids, xy, v, np.array([o.is_stationary for o in objects], dtype=bool))
 
@@ -136,7 +136,11 @@ class WorldRun:
         trackers = {c.name: MultiObjectTracker(self.tracker) for c in self.cameras}
         fusion, base = ObjectFusion(self.fusion), self.locators()
         score, pred, truth = WorldScore(range_m=self.range_m), PredictionScore(), _Truth(scene)
-        stride = max(1, round(STEP_S / float(np.median(np.diff(scene.stamps_s))))) if len(scene.stamps_s) > 1 else 1
+        stride = (
+            max(1, round(STEP_S / float(np.median(np.diff(scene.stamps_s)))))
+            if len(scene.stamps_s) > 1
+            else 1
+        )
         for f, dets in enumerate(self.detections):
             stamp = float(scene.stamps_s[f])
             pose = poses.at(stamp) if ego_motion else None
@@ -156,7 +160,11 @@ class WorldRun:
         a = self.scene.agents
         sel = a.at(f)
         return score.add_frame(
-            self.scene.ego[f, :2], a.track_id[sel], a.box[sel, :2], a.velocity_mps[sel], _published(objects, pose)
+            self.scene.ego[f, :2],
+            a.track_id[sel],
+            a.box[sel, :2],
+            a.velocity_mps[sel],
+            _published(objects, pose),
         )
 
 
@@ -178,9 +186,12 @@ def _score_prediction(
         baselines = cv_paths(obj.history, stamp)
         if category is None or path is None or future is None or baselines is None:
             continue
-        times = stamp + STEP_S * np.arange(1, PRED_STEPS + 1)
-        lepton = interp_rows(np.concatenate([[stamp], path.times_s]),
-                             np.concatenate([obj.ground.position_m[None], path.positions_m]), times)
+        times: F64 = stamp + STEP_S * np.arange(1, PRED_STEPS + 1, dtype=np.float64)
+        lepton = interp_rows(
+            np.concatenate([[stamp], path.times_s]),
+            np.concatenate([obj.ground.position_m[None], path.positions_m]),
+            times,
+        )
         pred.add(category, "lepton", lepton, future)
         for name, p in baselines.items():
             pred.add(category, name, p, future)

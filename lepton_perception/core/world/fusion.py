@@ -45,29 +45,39 @@ MemberKey = tuple[str, int]  # (camera, per-camera track id)
 @dataclass(frozen=True)
 class FusionConfig:
     gate_chi2: float = param(
-        13.8, "association gate on the squared Mahalanobis distance (chi^2, 2 dof; 13.8 = 99.9 %)",
-        lo=1.0, hi=100.0,
+        13.8,
+        "association gate on the squared Mahalanobis distance (chi^2, 2 dof; 13.8 = 99.9 %)",
+        lo=1.0,
+        hi=100.0,
     )
     gate_m: float = param(5.0, "association gate on the ground distance", unit="m", lo=0.1, hi=50.0)
     position_floor_m: float = param(
         0.5, "std added to both positions when associating (shape, calibration)", unit="m", lo=0.0, hi=5.0
     )
-    merge_m: float = param(1.5, "objects closer than this that no camera tells apart merge", unit="m",
-                           lo=0.0, hi=10.0)
-    accel_mps2: float = param(3.0, "white-acceleration std for predicting objects", unit="m/s^2",
-                              lo=0.01, hi=20.0)
-    max_coast_s: float = param(1.0, "an object no camera reports for this long is deleted", unit="s",
-                               lo=0.0, hi=10.0)
+    merge_m: float = param(
+        1.5, "objects closer than this that no camera tells apart merge", unit="m", lo=0.0, hi=10.0
+    )
+    accel_mps2: float = param(
+        3.0, "white-acceleration std for predicting objects", unit="m/s^2", lo=0.01, hi=20.0
+    )
+    max_coast_s: float = param(
+        1.0, "an object no camera reports for this long is deleted", unit="s", lo=0.0, hi=10.0
+    )
     member_timeout_s: float = param(
         0.5, "a camera silent this long no longer contributes its tracks", unit="s", lo=0.0, hi=10.0
     )
-    stationary_enter_mps: float = param(0.6, "an object becomes stationary below this speed", unit="m/s",
-                                        lo=0.0, hi=5.0)
-    stationary_exit_mps: float = param(1.2, "a stationary object moves again above this speed",
-                                       unit="m/s", lo=0.0, hi=10.0)
+    stationary_enter_mps: float = param(
+        0.6, "an object becomes stationary below this speed", unit="m/s", lo=0.0, hi=5.0
+    )
+    stationary_exit_mps: float = param(
+        1.2, "a stationary object moves again above this speed", unit="m/s", lo=0.0, hi=10.0
+    )
     stationary_chi2: float = param(
-        4.6, "a velocity within this squared Mahalanobis distance of zero (chi^2, 2 dof; 4.6 = 90 %) "
-        "counts as not significantly moving", lo=0.0, hi=50.0,
+        4.6,
+        "a velocity within this squared Mahalanobis distance of zero (chi^2, 2 dof; 4.6 = 90 %) "
+        "counts as not significantly moving",
+        lo=0.0,
+        hi=50.0,
     )
     history_s: float = param(8.0, "fused position history kept for prediction", unit="s", lo=0.0, hi=60.0)
 
@@ -182,7 +192,9 @@ class ObjectFusion:
         self, camera_tracks: Mapping[str, Sequence[Track]], stamp_s: float
     ) -> dict[str, list[Track]]:
         """Update bound members, drop vanished/silent ones; return the unbound tracks per camera."""
-        reported = {(cam, t.track_id) for cam, tracks in camera_tracks.items() for t in tracks if _published(t)}
+        reported = {
+            (cam, t.track_id) for cam, tracks in camera_tracks.items() for t in tracks if _published(t)
+        }
         for key, obj in list(self._owner.items()):
             m = obj.members[key]
             silent = key[0] not in camera_tracks and stamp_s - m.stamp_s > self.config.member_timeout_s
@@ -192,11 +204,11 @@ class ObjectFusion:
         for cam, tracks in camera_tracks.items():
             for t in filter(_published, tracks):
                 key = (cam, t.track_id)
-                obj = self._owner.get(key)
-                if obj is not None and self._in_gate(obj, t):
-                    obj.members[key] = _Member(t, stamp_s)
+                owner = self._owner.get(key)
+                if owner is not None and self._in_gate(owner, t):
+                    owner.members[key] = _Member(t, stamp_s)
                     continue
-                if obj is not None:
+                if owner is not None:
                     self._unbind(key)  # the camera track jumped to another object
                 unbound.setdefault(cam, []).append(t)
         return unbound
@@ -216,14 +228,14 @@ class ObjectFusion:
         """Information-weighted mean of the members' states, each predicted to ``stamp_s``."""
         if not obj.members:
             return
-        info = np.zeros((4, 4))
-        vec = np.zeros(4)
+        info: F64 = np.zeros((4, 4))
+        vec: F64 = np.zeros(4)
         for m in obj.members.values():
             x, P = self._member_state(m, stamp_s)
             inv = np.linalg.inv(P)
             info += inv
             vec += inv @ x
-        obj.P = np.linalg.inv(info)
+        obj.P = np.asarray(np.linalg.inv(info), dtype=np.float64)
         obj.x = obj.P @ vec
         matched = [m for m in obj.members.values() if _matched_now(m, stamp_s)]
         if matched:
@@ -240,7 +252,9 @@ class ObjectFusion:
             for b in objs[i + 1 :]:
                 if not (a.members and b.members) or b.object_id == a.object_id or not self._alive(a, b):
                     continue
-                if float(np.hypot(*(a.x[:2] - b.x[:2]))) > cfg.merge_m or not _compatible(a.class_id, b.class_id):
+                if float(np.hypot(*(a.x[:2] - b.x[:2]))) > cfg.merge_m or not _compatible(
+                    a.class_id, b.class_id
+                ):
                     continue
                 cams_a = {k[0] for k, m in a.members.items() if _matched_now(m, stamp_s)}
                 cams_b = {k[0] for k, m in b.members.items() if _matched_now(m, stamp_s)}
@@ -273,7 +287,10 @@ class ObjectFusion:
 
     def _in_gate(self, obj: _Object, track: Track) -> bool:
         d, S = self._pos_cov(obj, track)
-        return float(np.hypot(*d)) <= self.config.gate_m and float(d @ np.linalg.solve(S, d)) <= self.config.gate_chi2
+        return (
+            float(np.hypot(*d)) <= self.config.gate_m
+            and float(d @ np.linalg.solve(S, d)) <= self.config.gate_chi2
+        )
 
     def _cost(self, objs: list[_Object], tracks: list[Track]) -> F64:
         cost = np.full((len(objs), len(tracks)), GATED)
@@ -335,7 +352,11 @@ class ObjectFusion:
         moving_sig = float(v @ np.linalg.solve(obj.P[2:, 2:] + 1e-6 * np.eye(2), v)) > cfg.stationary_chi2
         if obj.stationary and speed > cfg.stationary_exit_mps and moving_sig:
             obj.stationary = False
-        elif not obj.stationary and (speed < cfg.stationary_enter_mps or not moving_sig) and speed < cfg.stationary_exit_mps:
+        elif (
+            not obj.stationary
+            and (speed < cfg.stationary_enter_mps or not moving_sig)
+            and speed < cfg.stationary_exit_mps
+        ):
             obj.stationary = True
         if not obj.history or stamp_s > obj.history[-1][0]:
             obj.history.append((stamp_s, float(obj.x[0]), float(obj.x[1])))

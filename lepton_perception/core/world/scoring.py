@@ -51,13 +51,16 @@ class WorldScore:
     moving_heading_err: list[float] = field(default_factory=list)
     _last_id: dict[int, int] = field(default_factory=dict)
 
-    def add_frame(self, ego_xy: F64, truth_ids: npt.NDArray[np.int64], truth_xy: F64, truth_v: F64,
-                  pub: Published) -> dict[int, int]:
+    def add_frame(
+        self, ego_xy: F64, truth_ids: npt.NDArray[np.int64], truth_xy: F64, truth_v: F64, pub: Published
+    ) -> dict[int, int]:
         """Score one frame; returns {truth track id: matched object id}."""
         near = np.hypot(*(truth_xy - ego_xy).T) <= self.range_m if len(truth_xy) else np.zeros(0, bool)
         tid, txy, tv = truth_ids[near], truth_xy[near], truth_v[near]
         self.truth_pairs += len(tid)
-        dist = np.linalg.norm(txy[:, None] - pub.xy_m[None], axis=2) if len(pub.ids) else np.zeros((len(tid), 0))
+        dist = (
+            np.linalg.norm(txy[:, None] - pub.xy_m[None], axis=2) if len(pub.ids) else np.zeros((len(tid), 0))
+        )
         rows, cols = _assign(dist, self.gate_m)
         matched_objs = set(cols.tolist())
         for r in range(len(tid)):

@@ -16,7 +16,6 @@ import numpy.typing as npt
 
 from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
 from lepton_perception.core.types import Detections
-from lepton_perception.core.world.ego import EgoPose
 from lepton_perception.core.world.scene import Scene
 
 F64 = npt.NDArray[np.float64]
@@ -68,7 +67,9 @@ def box_corners(boxes: F64) -> F64:
     return np.stack([x, y, boxes[:, 5:6] * sz], axis=2)
 
 
-_EDGES = np.array([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [0, 4], [1, 5], [2, 6], [3, 7]])
+_EDGES = np.array(
+    [[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [0, 4], [1, 5], [2, 6], [3, 7]]
+)
 
 
 def project_boxes(corners_base: F64, camera: SimCamera) -> F64:
@@ -126,7 +127,9 @@ class DetectionSimulator:
         classes = self.scene.agents.class_id[sel]
         return {cam.name: self._camera(cam, corners, boxes[:, :2], classes) for cam in self.cameras}
 
-    def _camera(self, cam: SimCamera, corners: F64, centres: F64, classes: npt.NDArray[np.int64]) -> Detections:
+    def _camera(
+        self, cam: SimCamera, corners: F64, centres: F64, classes: npt.NDArray[np.int64]
+    ) -> Detections:
         k, nm = cam.projector.intrinsics, self.noise
         raw = project_boxes(corners, cam)
         clipped = np.stack(
@@ -136,7 +139,11 @@ class DetectionSimulator:
         with np.errstate(invalid="ignore", divide="ignore"):
             area = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
             inside = area / ((raw[:, 2] - raw[:, 0]) * (raw[:, 3] - raw[:, 1]))
-        ok = np.isfinite(inside) & (inside >= nm.min_visible) & (clipped[:, 3] - clipped[:, 1] >= nm.min_height_px)
+        ok = (
+            np.isfinite(inside)
+            & (inside >= nm.min_visible)
+            & (clipped[:, 3] - clipped[:, 1] >= nm.min_height_px)
+        )
         idx = np.flatnonzero(ok)
         depth = np.hypot(*(centres[idx] - cam.projector.pose.translation()[:2]).T)
         seen = visible_fraction(clipped[idx], depth, k.width, k.height) >= 1.0 - nm.max_hidden

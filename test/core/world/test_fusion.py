@@ -9,8 +9,16 @@ from lepton_perception.core.types import GroundState, Track, TrackState
 from lepton_perception.core.world.fusion import FusionConfig, ObjectFusion
 
 
-def track(tid: int, xy: tuple[float, float], v: tuple[float, float] = (0.0, 0.0), *, stamp: float = 0.0,
-          std: float = 0.5, class_id: int = 2, coasting: bool = False) -> Track:
+def track(
+    tid: int,
+    xy: tuple[float, float],
+    v: tuple[float, float] = (0.0, 0.0),
+    *,
+    stamp: float = 0.0,
+    std: float = 0.5,
+    class_id: int = 2,
+    coasting: bool = False,
+) -> Track:
     cov = np.diag([std**2, std**2, 0.5**2, 0.5**2])
     return Track(
         track_id=tid, class_id=class_id, state=TrackState.COASTING if coasting else TrackState.CONFIRMED,
@@ -66,7 +74,9 @@ def test_handover_between_cameras_keeps_the_id() -> None:
 def test_reacquired_track_in_the_same_camera_replaces_the_coasting_one() -> None:
     fusion = ObjectFusion()
     first = fusion.update({"front": [track(1, (10.0, 0.0))]}, 0.0)[0].object_id
-    out = fusion.update({"front": [track(1, (10.0, 0.0), stamp=0.1, coasting=True), track(9, (10.2, 0.0), stamp=0.1)]}, 0.1)
+    out = fusion.update(
+        {"front": [track(1, (10.0, 0.0), stamp=0.1, coasting=True), track(9, (10.2, 0.0), stamp=0.1)]}, 0.1
+    )
     assert [o.object_id for o in out] == [first]
 
 
@@ -93,7 +103,9 @@ def test_objects_coast_then_are_deleted_after_max_coast() -> None:
     ],
 )
 def test_is_stationary_hysteresis(speeds: list[float], expected: list[bool]) -> None:
-    fusion = ObjectFusion(FusionConfig(stationary_enter_mps=0.6, stationary_exit_mps=1.2, stationary_chi2=0.0))
+    fusion = ObjectFusion(
+        FusionConfig(stationary_enter_mps=0.6, stationary_exit_mps=1.2, stationary_chi2=0.0)
+    )
     got = []
     for k, s in enumerate(speeds):
         out = fusion.update({"front": [track(1, (10.0, 0.0), (s, 0.0), stamp=k * 0.1)]}, k * 0.1)

@@ -9,9 +9,9 @@ import pytest
 
 from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
 from lepton_perception.core.ground import BoxFootLocator
+from lepton_perception.core.types import Category
 from lepton_perception.core.world.ego import EgoPose
 from lepton_perception.core.world.locator import HALF_DEPTH_M, CentreOffsetLocator, WorldGroundLocator
-from lepton_perception.core.types import Category
 
 K = CameraIntrinsics.from_fov(1280, 720, 90.0)
 FOOT = BoxFootLocator(GroundProjector(K, CameraPose(0.0, 0.0, 1.6)), foot_noise_h=0.05)
