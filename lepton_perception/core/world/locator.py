@@ -44,6 +44,9 @@ class CentreOffsetLocator:
     """The box foot moved from the object's nearest point to its expected centre (same frame)."""
 
     foot: BoxFootLocator
+    # A box this close to the left, right or bottom image border is cut by it: its bottom-centre is not
+    # the object's, so it gives no fix (the track coasts on its ground filter). 0 px: keep them.
+    border_px: float = 2.0
 
     @property
     def frame_id(self) -> str:
@@ -53,6 +56,8 @@ class CentreOffsetLocator:
         fix = self.foot.locate(boxes_xyxy, class_ids)
         if len(fix.valid) == 0:
             return fix
+        if self.border_px > 0:
+            fix = self._drop_truncated(np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4), fix)
         cam = self.foot.projector.pose.translation()[:2]
         ray = fix.xy_m - cam  # (N, 2) camera -> foot on the ground
         unit = ray / np.maximum(np.linalg.norm(ray, axis=1, keepdims=True), 1e-6)
@@ -62,6 +67,15 @@ class CentreOffsetLocator:
         xy = fix.xy_m + stats[:, :1] * unit
         cov = fix.cov_m2 + (stats[:, 1] ** 2)[:, None, None] * (unit[:, :, None] * unit[:, None, :])
         return GroundFix(xy, cov, fix.valid)
+
+    def _drop_truncated(self, boxes: F64, fix: GroundFix) -> GroundFix:
+        k, b = self.foot.projector.intrinsics, self.border_px
+        cut = (boxes[:, 0] <= b) | (boxes[:, 2] >= k.width - b) | (boxes[:, 3] >= k.height - b)
+        if not cut.any():
+            return fix
+        xy, cov = fix.xy_m.copy(), fix.cov_m2.copy()
+        xy[cut], cov[cut] = np.nan, np.nan
+        return GroundFix(xy, cov, fix.valid & ~cut)
 
 
 @dataclass(frozen=True)
