@@ -73,8 +73,8 @@ class FusionConfig:
         1.2, "a stationary object moves again above this speed", unit="m/s", lo=0.0, hi=10.0
     )
     stationary_chi2: float = param(
-        4.6,
-        "a velocity within this squared Mahalanobis distance of zero (chi^2, 2 dof; 4.6 = 90 %) "
+        5.99,
+        "a velocity within this squared Mahalanobis distance of zero (chi^2, 2 dof; 5.99 = 95 %) "
         "counts as not significantly moving",
         lo=0.0,
         hi=50.0,
