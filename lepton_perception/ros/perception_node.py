@@ -17,6 +17,7 @@ import numpy as np
 import rclpy
 from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import (
     FloatingPointRange,
     IntegerRange,
@@ -41,6 +42,7 @@ from visualization_msgs.msg import MarkerArray
 from lepton_perception.core.detection import ModelLoadError
 from lepton_perception.core.prediction.weights import WeightsError
 from lepton_perception.ros import conversions as conv
+from lepton_perception.ros.ego import DEFAULT_ODOMETRY_TOPIC, FUSED_KEY
 from lepton_perception.ros.params import NODE_NAME, ParamSpec, config_from_values, specs_for
 from lepton_perception.ros.runner import CameraOutput, PerceptionRunner
 
@@ -135,6 +137,23 @@ class PerceptionNode(Node):
                 self._pubs[key]["annotated_image"] = self.create_publisher(
                     Image, f"{key}/annotated_image", OBJECTS_QOS
                 )
+        # One fused list of all cameras in the fixed frame (odometry) for planners; docs/world.md.
+        odom_topic = self.declare_parameter(
+            "world.odometry_topic",
+            DEFAULT_ODOMETRY_TOPIC,
+            ParameterDescriptor(
+                description="nav_msgs/Odometry of base_link in the fixed frame", read_only=True
+            ),
+        ).value
+        self.create_subscription(Odometry, odom_topic, self.runner.world.add_odometry, 50)
+        self._pubs[FUSED_KEY] = {
+            "objects": self.create_publisher(PredictedObjects, "objects", OBJECTS_QOS),
+            "tracked_objects": self.create_publisher(TrackedObjects, "tracked_objects", OBJECTS_QOS),
+        }
+        self.get_logger().info(
+            f"odometry on {odom_topic}; camera extrinsics from parameters (camera_poses.*): "
+            "no tf2 in this environment"
+        )
         self._markers_pub = (
             self.create_publisher(MarkerArray, "markers", MARKERS_QOS) if io.publish_markers else None
         )
@@ -193,6 +212,9 @@ class PerceptionNode(Node):
                 batch = [(key, self._pending.pop(key)) for key in ready]
                 received = dict(self._received_wall)
             outputs = self.runner.process(batch)
+            fused = self.runner.fuse(outputs)
+            if fused is not None:
+                outputs.append(fused)
             for out in outputs:
                 self._publish(out)
                 if out.result is not None:
@@ -264,6 +286,11 @@ class PerceptionNode(Node):
             arr.status += conv.diagnostics_msg(
                 now, f"{NODE_NAME}: camera {key}", key, values, level, message
             ).status
+        world = self.runner.world
+        arr.status += conv.diagnostics_msg(
+            now, f"{NODE_NAME}: world", FUSED_KEY, dict(world.counters), 0 if world.fixed_frame else 1,
+            world.status(),
+        ).status  # fmt: skip
         self._diag_wall = wall
         self._diag_pub.publish(arr)
 

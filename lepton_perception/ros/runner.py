@@ -24,6 +24,7 @@ from lepton_perception.core.tracking.tracker import MultiObjectTracker
 from lepton_perception.core.types import Frame, FrameResult
 from lepton_perception.core.visualize import draw_result
 from lepton_perception.ros import conversions as conv
+from lepton_perception.ros.ego import FUSED_KEY, WorldState
 from lepton_perception.ros.image_codec import ImageDecodeError
 from lepton_perception.ros.params import NodeConfig, camera_key
 
@@ -65,6 +66,8 @@ class PerceptionRunner:
             self.detector, lambda: MultiObjectTracker(self.config.tracker), self.predictor
         )
         self.cameras = {camera_key(ns): CameraState(camera_key(ns), ns) for ns in config.io.cameras}
+        # Ego poses (odometry) and the one fused object list of all cameras (docs/world.md).
+        self.world = WorldState(vehicle_frame=config.io.target_frame)
 
     def predictor_fallbacks(self) -> dict[str, int]:
         """Why tracks got a motion-model path instead of the RNN (reason -> count), all cameras."""
@@ -110,6 +113,11 @@ class PerceptionRunner:
         projectors: list[GroundProjector | None] = []
         headers: list[Header] = []
         outputs: list[CameraOutput] = []
+        if self.world.begin_batch():
+            log.info("odometry received: tracking restarts in %s", self.world.frame_id)
+            self.pipeline.trackers.clear()
+            for state in self.cameras.values():
+                state.last_stamp_ns = None  # new tracker epochs: new track UUIDs
         for key, msg in batch:
             cam = self.cameras[key]
             cam.counters["frames_in"] += 1
@@ -144,7 +152,10 @@ class PerceptionRunner:
             projectors.append(self._projector(cam, image.shape[1], image.shape[0]))
             headers.append(msg.header)
         foot_noise_h = self.config.tracker.foot_noise_h
-        locators = [None if p is None else BoxFootLocator(p, foot_noise_h) for p in projectors]
+        locators = [
+            self.world.locator(None if p is None else BoxFootLocator(p, foot_noise_h), f.stamp_s)
+            for p, f in zip(projectors, frames)
+        ]
         results = self.pipeline.step_batch(frames, locators)
         for frame, result, header, projector in zip(frames, results, headers, projectors):
             cam = self.cameras[frame.camera]
@@ -153,6 +164,18 @@ class PerceptionRunner:
             msgs = self._messages(cam, frame, result, header, projector)
             outputs.append(CameraOutput(cam.key, result, msgs))
         return outputs
+
+    def fuse(self, outputs: list[CameraOutput]) -> CameraOutput | None:
+        """The one fused object list of the cameras processed in ``outputs`` (``fused`` key: ``objects``,
+        ``tracked_objects`` in the world frame), or None when no camera produced a result."""
+        results = [o.result for o in outputs if o.result is not None]
+        fused = self.world.fuse(results, self.predictor)
+        if fused is None:
+            return None
+        stamp = conv.ns_to_time(round(fused.result.stamp_s * 1e9))
+        return CameraOutput(
+            FUSED_KEY, None, fused.messages(Header(stamp=stamp, frame_id=self.world.frame_id))
+        )
 
     def _messages(
         self,
@@ -163,7 +186,7 @@ class PerceptionRunner:
         projector: GroundProjector | None,
     ) -> dict[str, Any]:
         io = self.config.io
-        planning_header = Header(stamp=header.stamp, frame_id=io.target_frame)
+        planning_header = Header(stamp=header.stamp, frame_id=self.world.frame_id)
         msgs: dict[str, Any] = {
             "detections": conv.detections_msg(result, header),
             "tracked_objects": conv.tracked_objects_msg(result, planning_header, cam.epoch_ns),
@@ -171,7 +194,7 @@ class PerceptionRunner:
         }
         if io.publish_markers:
             msgs["markers"], cam.marker_ids = conv.markers_msg(
-                result, header.stamp, io.target_frame, cam.marker_ids
+                result, header.stamp, self.world.frame_id, cam.marker_ids
             )
         if io.publish_annotated_image:
             msgs["annotated_image"] = conv.image_to_msg(

@@ -118,8 +118,8 @@ class FusedObject:
 
 @dataclass
 class _Member:
-    track: Track
-    stamp_s: float  # stamp of the camera update that reported it
+    track: Track  # its state is at ``track.stamp_s`` (cameras' images arrive at their own stamps)
+    stamp_s: float  # stamp of the fusion update that reported it
 
 
 @dataclass
@@ -147,6 +147,7 @@ def _compatible(a: int, b: int) -> bool:
 
 
 def _matched_now(m: _Member, stamp_s: float) -> bool:
+    """Reported in the update at ``stamp_s`` and matched to a detection in its camera's image."""
     return m.track.time_since_update_s <= 1e-9 and abs(m.stamp_s - stamp_s) <= 1e-9
 
 
@@ -308,7 +309,7 @@ class ObjectFusion:
         assert m.track.ground is not None
         x = np.concatenate([m.track.ground.position_m, m.track.ground.velocity_mps]).astype(np.float64)
         P = np.asarray(m.track.ground.covariance, dtype=np.float64)
-        dt = stamp_s - m.stamp_s
+        dt = stamp_s - m.track.stamp_s
         if dt > 0:
             q = np.full((1, 2), self.config.accel_mps2**2)
             xs, Ps = self._model.predict(x[None], P[None], dt, q)
