@@ -92,6 +92,13 @@ class PerceptionNode(Node):
             f"detector {self.runner.detector.name} on {self.runner.detector.device}; "
             f"cameras {list(cameras)}; positions in {config.io.target_frame}"
         )
+        odom_topic = self.declare_parameter(
+            "world.odometry_topic",
+            DEFAULT_ODOMETRY_TOPIC,
+            ParameterDescriptor(
+                description="nav_msgs/Odometry of base_link in the fixed frame", read_only=True
+            ),
+        ).value
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._lock = threading.Condition()
@@ -138,13 +145,6 @@ class PerceptionNode(Node):
                     Image, f"{key}/annotated_image", OBJECTS_QOS
                 )
         # One fused list of all cameras in the fixed frame (odometry) for planners; docs/world.md.
-        odom_topic = self.declare_parameter(
-            "world.odometry_topic",
-            DEFAULT_ODOMETRY_TOPIC,
-            ParameterDescriptor(
-                description="nav_msgs/Odometry of base_link in the fixed frame", read_only=True
-            ),
-        ).value
         self.create_subscription(Odometry, odom_topic, self.runner.world.add_odometry, 50)
         self._pubs[FUSED_KEY] = {
             "objects": self.create_publisher(PredictedObjects, "objects", OBJECTS_QOS),
