@@ -31,7 +31,6 @@ from lepton_perception.core.world.locator import WorldGroundLocator
 from lepton_perception.ros import conversions as conv
 
 FUSED_KEY = "fused"  # camera key of the fused list (UUIDs, markers)
-DEFAULT_ODOMETRY_TOPIC = "/localization/kinematic_state"
 
 
 def odometry_pose(msg: Odometry) -> tuple[float, EgoPose]:
@@ -66,6 +65,7 @@ class WorldState:
         self.fixed_frame: str | None = None  # the odometry's header.frame_id once a message came
         self.counters: Counter[str] = Counter()  # odometry, odometry_rejected, no_pose
         self.epoch_ns: int | None = None
+        self.marker_ids: set[int] = set()  # fused markers published last time (DELETE when gone)
         self._last_fusion_s: float | None = None
         self._lock = threading.Lock()  # odometry arrives on the executor thread, images on the worker
         self._batch_frame: str | None = None  # the frame fixed for the batch being processed

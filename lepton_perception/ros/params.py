@@ -23,6 +23,7 @@ from lepton_perception.core.detection import DetectorConfig
 from lepton_perception.core.detection.base import FILTER_FIELDS
 from lepton_perception.core.prediction.predictor import PredictorConfig
 from lepton_perception.core.tracking.tracker import TrackerConfig
+from lepton_perception.core.world.config import WorldConfig
 from lepton_perception.paths import default_model
 
 NODE_NAME = "lepton_perception"
@@ -59,6 +60,7 @@ class NodeConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    world: WorldConfig = field(default_factory=WorldConfig)
     # Pose of each camera on the vehicle, keyed by camera key (namespace without slashes).
     camera_poses: dict[str, CameraPose] = field(default_factory=dict)
 
@@ -78,6 +80,7 @@ GROUPS: dict[str, tuple[type, bool]] = {
     "detector": (DetectorConfig, False),
     "tracker": (TrackerConfig, True),
     "predictor": (PredictorConfig, False),
+    "world": (WorldConfig, False),
 }
 _RANGES: dict[str, tuple[float, float]] = {
     "detector.nms_iou": (0.01, 1.0),
@@ -209,6 +212,7 @@ def config_from_values(values: dict[str, Any]) -> NodeConfig:
         detector=groups["detector"],
         tracker=groups["tracker"],
         predictor=groups["predictor"],
+        world=groups["world"],
         camera_poses=poses,
     )
 

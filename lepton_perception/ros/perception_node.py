@@ -42,7 +42,7 @@ from visualization_msgs.msg import MarkerArray
 from lepton_perception.core.detection import ModelLoadError
 from lepton_perception.core.prediction.weights import WeightsError
 from lepton_perception.ros import conversions as conv
-from lepton_perception.ros.ego import DEFAULT_ODOMETRY_TOPIC, FUSED_KEY
+from lepton_perception.ros.ego import FUSED_KEY
 from lepton_perception.ros.params import NODE_NAME, ParamSpec, config_from_values, specs_for
 from lepton_perception.ros.runner import CameraOutput, PerceptionRunner
 
@@ -92,13 +92,7 @@ class PerceptionNode(Node):
             f"detector {self.runner.detector.name} on {self.runner.detector.device}; "
             f"cameras {list(cameras)}; positions in {config.io.target_frame}"
         )
-        odom_topic = self.declare_parameter(
-            "world.odometry_topic",
-            DEFAULT_ODOMETRY_TOPIC,
-            ParameterDescriptor(
-                description="nav_msgs/Odometry of base_link in the fixed frame", read_only=True
-            ),
-        ).value
+        odom_topic = config.world.odometry_topic
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._lock = threading.Condition()
@@ -272,6 +266,10 @@ class PerceptionNode(Node):
             tracker = self.runner.pipeline.trackers.get(key)
             values["invalid_detections_skipped"] = tracker.skipped_detections if tracker is not None else 0
             values["qos_incompatible_events"] = self._qos_incompatible
+            # Which frame tracks live in: the odometry's fixed frame, or base_link without odometry.
+            values["world_frame"] = self.runner.world.frame_id
+            values["world"] = self.runner.world.status()
+            values.update({f"world_{k}": n for k, n in self.runner.world.counters.items()})
             if self._latency_ms:
                 lat = np.asarray(self._latency_ms)
                 values["latency_ms_p50"] = float(np.percentile(lat, 50))
@@ -286,11 +284,6 @@ class PerceptionNode(Node):
             arr.status += conv.diagnostics_msg(
                 now, f"{NODE_NAME}: camera {key}", key, values, level, message
             ).status
-        world = self.runner.world
-        arr.status += conv.diagnostics_msg(
-            now, f"{NODE_NAME}: world", FUSED_KEY, dict(world.counters), 0 if world.fixed_frame else 1,
-            world.status(),
-        ).status  # fmt: skip
         self._diag_wall = wall
         self._diag_pub.publish(arr)
 

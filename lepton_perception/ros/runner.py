@@ -7,6 +7,7 @@ either way. All input failures are handled here, in one place, as counted skips 
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,14 +169,22 @@ class PerceptionRunner:
     def fuse(self, outputs: list[CameraOutput]) -> CameraOutput | None:
         """The one fused object list of the cameras processed in ``outputs`` (``fused`` key: ``objects``,
         ``tracked_objects`` in the world frame), or None when no camera produced a result."""
-        results = [o.result for o in outputs if o.result is not None]
-        fused = self.world.fuse(results, self.predictor)
+        live = [o for o in outputs if o.result is not None]
+        fused = self.world.fuse([o.result for o in live if o.result is not None], self.predictor)
         if fused is None:
             return None
-        stamp = conv.ns_to_time(round(fused.result.stamp_s * 1e9))
-        return CameraOutput(
-            FUSED_KEY, None, fused.messages(Header(stamp=stamp, frame_id=self.world.frame_id))
-        )
+        # The newest image's own stamp (nanoseconds exact); a float stamp only when a late batch was
+        # fused at the previous, later stamp.
+        newest = max(live, key=lambda o: o.result.stamp_s if o.result is not None else -math.inf)
+        stamp = newest.messages["detections"].header.stamp
+        if newest.result is None or fused.result.stamp_s > newest.result.stamp_s:
+            stamp = conv.ns_to_time(round(fused.result.stamp_s * 1e9))
+        msgs = fused.messages(Header(stamp=stamp, frame_id=self.world.frame_id))
+        if self.config.io.publish_markers:  # the fused list in the fixed frame (namespace "fused/...")
+            msgs["markers"], self.world.marker_ids = conv.markers_msg(
+                fused.result, stamp, self.world.frame_id, self.world.marker_ids
+            )
+        return CameraOutput(FUSED_KEY, None, msgs)
 
     def _messages(
         self,

@@ -76,3 +76,6 @@ def test_two_overlapping_cameras_one_object_list_in_odom(runner, pets_frames) ->
     assert all(o.kinematics.pose_with_covariance.pose.position.y > 0 for o in tracked.objects)
     assert len({bytes(o.object_id.uuid) for o in tracked.objects}) == n_cam
     assert "odometry in odom" in runner.world.status()
+    markers = fused.messages["markers"].markers
+    assert markers and {m.header.frame_id for m in markers} == {"odom"}
+    assert all(m.ns.startswith(f"lepton/{FUSED_KEY}/") for m in markers)

@@ -26,12 +26,12 @@ from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.prediction.predictor import interp_rows
 from lepton_perception.core.tracking.tracker import MultiObjectTracker, TrackerConfig
 from lepton_perception.core.types import Detections, Track
-from lepton_perception.core.world.ego import EgoPose, EgoPoseBuffer
+from lepton_perception.core.world.ego import EgoPose
 from lepton_perception.core.world.fusion import FusedObject, FusionConfig, ObjectFusion
 from lepton_perception.core.world.locator import CentreOffsetLocator, WorldGroundLocator
 from lepton_perception.core.world.scene import Scene
 from lepton_perception.core.world.scoring import Published, WorldScore
-from lepton_perception.core.world.simulate import NoiseModel, SimCamera
+from lepton_perception.core.world.simulate import DetectionSimulator, NoiseModel, SimCamera
 
 F64 = npt.NDArray[np.float64]
 
@@ -200,12 +200,6 @@ def _score_prediction(
 def simulate_detections(
     scene: Scene, cameras: list[SimCamera], seed: int, noise: NoiseModel, max_frames: int | None = None
 ) -> list[dict[str, Detections]]:
-    from lepton_perception.core.world.simulate import DetectionSimulator
-
     sim = DetectionSimulator(scene, cameras, seed, noise)
     n = len(scene.stamps_s) if max_frames is None else min(max_frames, len(scene.stamps_s))
     return [sim.frame(i) for i in range(n)]
-
-
-def ego_pose_buffer(scene: Scene) -> EgoPoseBuffer:
-    return scene.pose_buffer()
