@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.world.evaluate import WorldRun, simulate_detections
 from lepton_perception.core.world.scene import load_scene
 from lepton_perception.core.world.simulate import NoiseModel, camera_rig
@@ -28,15 +29,22 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def project_predictor() -> Predictor:
+    """The predictor the node runs, on CPU (deterministic): the category router where it exists
+    (``RoutedPredictor``), else the RNN predictor with its motion models for vehicles."""
+    from lepton_perception.core.prediction import predictor as module  # torch: imported on use
+
+    cls: Any = getattr(module, "RoutedPredictor", None) or module.RnnTrajectoryPredictor
+    return cast(Predictor, cls(module.PredictorConfig(device="cpu")))
+
+
 def evaluate(scene_dir: Path, cameras: int, seed: int, max_frames: int | None = None) -> dict[str, Any]:
     """The issue's JSON object for one scene."""
-    from lepton_perception.core.prediction.predictor import PredictorConfig, RnnTrajectoryPredictor
-
     scene = load_scene(scene_dir)
     rig = camera_rig(cameras)
     noise = NoiseModel()
     run_ = WorldRun(scene, rig, simulate_detections(scene, rig, seed, noise, max_frames), noise=noise)
-    predictor = RnnTrajectoryPredictor(PredictorConfig(device="cpu"))
+    predictor = project_predictor()
     ego, pred = run_.run(ego_motion=True, predictor=predictor)
     still, _ = run_.run(ego_motion=False)
     return {

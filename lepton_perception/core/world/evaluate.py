@@ -23,7 +23,6 @@ import numpy.typing as npt
 
 from lepton_perception.core.ground import BoxFootLocator, GroundLocator
 from lepton_perception.core.prediction.base import Predictor
-from lepton_perception.core.prediction.predictor import interp_rows
 from lepton_perception.core.tracking.tracker import MultiObjectTracker, TrackerConfig
 from lepton_perception.core.types import Detections, Track
 from lepton_perception.core.world.ego import EgoPose
@@ -81,6 +80,12 @@ def cv_paths(history: F64, stamp_s: float) -> dict[str, F64] | None:
     v_last = (obs[-1] - obs[-2]) / STEP_S
     v_mean3 = (obs[-1] - obs[-4]) / (3 * STEP_S)
     return {"cv_last": obs[-1] + v_last * ahead, "cv_mean3": obs[-1] + v_mean3 * ahead}
+
+
+def interp_rows(times: F64, values: F64, query: F64) -> F64:
+    """(K,) increasing ``times``, (K, D) ``values`` -> (Q, D) linear interpolation at ``query`` (clamped)."""
+    out: F64 = np.stack([np.interp(query, times, values[:, d]) for d in range(values.shape[1])], axis=1)
+    return out
 
 
 class _Truth:
