@@ -114,11 +114,7 @@ class PerceptionRunner:
         projectors: list[GroundProjector | None] = []
         headers: list[Header] = []
         outputs: list[CameraOutput] = []
-        if self.world.begin_batch():
-            log.info("odometry received: tracking restarts in %s", self.world.frame_id)
-            self.pipeline.trackers.clear()
-            for state in self.cameras.values():
-                state.last_stamp_ns = None  # new tracker epochs: new track UUIDs
+        self._begin_world_batch()
         for key, msg in batch:
             cam = self.cameras[key]
             cam.counters["frames_in"] += 1
@@ -165,6 +161,14 @@ class PerceptionRunner:
             msgs = self._messages(cam, frame, result, header, projector)
             outputs.append(CameraOutput(cam.key, result, msgs))
         return outputs
+
+    def _begin_world_batch(self) -> None:
+        """Fix the tracking frame for this batch; on the first odometry the trackers restart in it."""
+        if self.world.begin_batch():
+            log.info("odometry received: tracking restarts in %s", self.world.frame_id)
+            self.pipeline.trackers.clear()
+            for state in self.cameras.values():
+                state.last_stamp_ns = None  # new tracker epochs: new track UUIDs
 
     def fuse(self, outputs: list[CameraOutput]) -> CameraOutput | None:
         """The one fused object list of the cameras processed in ``outputs`` (``fused`` key: ``objects``,

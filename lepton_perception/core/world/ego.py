@@ -103,25 +103,28 @@ class EgoPoseBuffer:
 
     def at(self, stamp_s: float) -> EgoPose | None:
         """The pose at ``stamp_s``, or ``None`` when the buffer cannot say (see the module doc)."""
-        ts, n = self._stamps, len(self._stamps)
+        seg = self._segment(stamp_s)
+        if seg is None:
+            return None
+        a, b = seg
+        return self._poses[a] if a == b else self._between(a, b, stamp_s)
+
+    def _segment(self, stamp_s: float) -> tuple[int, int] | None:
+        """The two poses to interpolate (or extrapolate) through, ``(i, i)`` for one pose, or None."""
+        ts, n, cfg = self._stamps, len(self._stamps), self.config
         if n == 0:
             return None
-        if n == 1:
-            return self._poses[0] if abs(stamp_s - ts[0]) <= self.config.max_extrapolation_s else None
         i = bisect.bisect_right(ts, stamp_s)  # ts[i - 1] <= stamp_s < ts[i]
         if 0 < i < n:
-            if ts[i] - ts[i - 1] > self.config.max_gap_s:
+            a, b = i - 1, i
+        else:
+            edge = 0 if i == 0 else n - 1
+            if abs(stamp_s - ts[edge]) > cfg.max_extrapolation_s:
                 return None
-            return self._between(i - 1, i, stamp_s)
-        if i == n and stamp_s == ts[-1]:
-            return self._poses[-1]
-        edge = 0 if i == 0 else n - 1
-        if abs(stamp_s - ts[edge]) > self.config.max_extrapolation_s:
-            return None
-        a, b = (0, 1) if i == 0 else (n - 2, n - 1)
-        if ts[b] - ts[a] > self.config.max_gap_s:
-            return None
-        return self._between(a, b, stamp_s)
+            if n == 1 or stamp_s == ts[edge]:
+                return edge, edge
+            a, b = (0, 1) if i == 0 else (n - 2, n - 1)
+        return (a, b) if ts[b] - ts[a] <= cfg.max_gap_s else None
 
     def _between(self, a: int, b: int, stamp_s: float) -> EgoPose:
         """Linear position and shortest-arc yaw through poses ``a`` and ``b`` (extrapolates outside)."""
