@@ -2,7 +2,8 @@
 
 Thin adapter over ``core/world``: ``nav_msgs/Odometry`` (Autoware's ``/localization/kinematic_state``)
 fills an ``EgoPoseBuffer``; each image's vehicle-frame locator is wrapped in a ``WorldGroundLocator``
-with the pose interpolated at the image stamp, in the odometry's ``header.frame_id`` (``odom``/``map``).
+(a box-foot locator first in a ``CentreOffsetLocator``, as the world evaluation runs it) with the pose
+interpolated at the image stamp, in the odometry's ``header.frame_id`` (``odom``/``map``).
 Before the first odometry message everything stays in ``base_link`` (diagnostics say so); after it, an
 image with no pose at its stamp (dropout, stamps outside the buffer) gets no ground fixes, so tracks in
 the fixed frame never receive ``base_link`` positions (counted in ``no_pose``). After each batch the
@@ -22,12 +23,12 @@ import numpy as np
 from nav_msgs.msg import Odometry
 from std_msgs.msg import Header
 
-from lepton_perception.core.ground import F64, I64, GroundFix, GroundLocator, no_fix
+from lepton_perception.core.ground import F64, I64, BoxFootLocator, GroundFix, GroundLocator, no_fix
 from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.types import Detections, FrameResult
 from lepton_perception.core.world.ego import EgoPose, EgoPoseBuffer
 from lepton_perception.core.world.fusion import FusedObject, FusionConfig, ObjectFusion
-from lepton_perception.core.world.locator import WorldGroundLocator
+from lepton_perception.core.world.locator import CentreOffsetLocator, WorldGroundLocator
 from lepton_perception.ros import conversions as conv
 
 FUSED_KEY = "fused"  # camera key of the fused list (UUIDs, markers)
@@ -105,6 +106,10 @@ class WorldState:
         if pose is None:
             self.counters["no_pose"] += 1
             return _NoFix(frame)
+        if isinstance(base, BoxFootLocator):
+            # As ``lepton eval world`` measures it: box foot moved to the object's centre, boxes cut by
+            # the image border give no fix (velocities over ground are what a planner reads here).
+            base = CentreOffsetLocator(base)
         return WorldGroundLocator(base, pose, frame)
 
     def status(self) -> str:
