@@ -53,6 +53,11 @@ def camera_status(
     values.update({f"{stage}_ms_mean": ms for stage, ms in snap.stage_ms_mean.items()})
     for reason, n in diag.predictor_fallbacks.items():
         values[f"prediction_fallback_{reason}"] = n
+    # Which frame tracks live in: the odometry's fixed frame, or base_link without odometry.
+    values["world_frame"] = diag.world.frame_id
+    values["world"] = diag.world.status
+    values.update({f"world_{k}": n for k, n in diag.world.counters.items()})
+    values["fusion_errors"] = diag.fusion_errors
     level, message = _level(snap, diag, io, worker_alive, frames_waiting)
     return level, message, values
 

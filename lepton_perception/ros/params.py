@@ -31,6 +31,7 @@ from lepton_perception.core.detection.base import FILTER_FIELDS
 from lepton_perception.core.prediction.config import PredictorConfig
 from lepton_perception.core.schema import meta_of, param
 from lepton_perception.core.tracking.tracker import TrackerConfig
+from lepton_perception.core.world.config import WorldConfig
 
 NODE_NAME = "lepton_perception"
 MODEL_FILE = "yolox_nano.onnx"
@@ -92,6 +93,7 @@ class NodeConfig:
     detector: DetectorConfig = dataclasses.field(default_factory=DetectorConfig)
     tracker: TrackerConfig = dataclasses.field(default_factory=TrackerConfig)
     predictor: PredictorConfig = dataclasses.field(default_factory=PredictorConfig)
+    world: WorldConfig = dataclasses.field(default_factory=WorldConfig)
     # Pose of each camera on the vehicle, keyed by camera key (namespace without slashes).
     camera_poses: dict[str, CameraPose] = dataclasses.field(default_factory=dict)
 
@@ -133,6 +135,7 @@ GROUPS: dict[str, tuple[type, bool]] = {
     "detector": (DetectorConfig, False),
     "tracker": (TrackerConfig, True),
     "predictor": (PredictorConfig, False),
+    "world": (WorldConfig, False),
 }
 
 
@@ -283,6 +286,7 @@ def config_from_values(values: dict[str, Any]) -> NodeConfig:
         detector=groups["detector"],
         tracker=groups["tracker"],
         predictor=groups["predictor"],
+        world=groups["world"],
         camera_poses=poses,
     )
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import (
     FloatingPointRange,
     IntegerRange,
@@ -49,6 +50,7 @@ from lepton_perception.ros.runner import CameraOutput, PerceptionRunner
 from lepton_perception.ros.topics import (
     DIAGNOSTICS_QOS,
     DIAGNOSTICS_TOPIC,
+    ODOMETRY_QOS,
     OUTPUT_TOPICS,
     image_qos,
     input_topics,
@@ -193,6 +195,13 @@ class PerceptionNode(Node):
             for key in keys if topic.per_camera else [""]:
                 name = topic.name(key)
                 self._pubs[name] = self.create_publisher(topic.msg_type, name, topic.qos)
+        # Ego poses: tracks, fused objects and predictions live in the odometry's fixed frame.
+        odom_topic = self.runner.config.world.odometry_topic
+        self.create_subscription(Odometry, odom_topic, self.runner.add_odometry, ODOMETRY_QOS)
+        self.get_logger().info(
+            f"odometry on {odom_topic}; camera extrinsics from parameters (camera_poses.*): "
+            "no tf2 in this environment"
+        )
 
     # --- callbacks: store only --------------------------------------------------------------------
     def _on_image(self, key: str, msg: Image | CompressedImage) -> None:
@@ -230,8 +239,12 @@ class PerceptionNode(Node):
                 batch = [(key, self._pending.pop(key)) for key in ready]
                 received = dict(self._received_wall)
             try:
-                for out in self.runner.process(batch):
+                outputs = self.runner.process(batch)
+                for out in outputs:
                     self._publish(out, received[out.key])
+                fused = self.runner.fuse(outputs)  # one list of all cameras, after their own outputs
+                if fused is not None:
+                    self._publish(fused, None)
             except Exception as exc:  # the runner catches per-frame failures; this is the last net
                 self._worker_errors += 1
                 self.get_logger().error(
@@ -253,14 +266,16 @@ class PerceptionNode(Node):
             if self.runner.has_intrinsics(key) or now - self._received_wall[key] >= wait_s
         ]
 
-    def _publish(self, out: CameraOutput, received_wall: float) -> None:
+    def _publish(self, out: CameraOutput, received_wall: float | None) -> None:
+        """Publish ``out``'s messages; ``received_wall``: its image's arrival (None: the fused list)."""
         if out.messages is None:
             return
         for topic, msg in out.messages.items():
             pub = self._pubs.get(topic.name(out.key))
             if pub is not None:
                 pub.publish(msg)
-        self.runner.record_latency(out.key, (time.monotonic() - received_wall) * 1e3)
+        if received_wall is not None:
+            self.runner.record_latency(out.key, (time.monotonic() - received_wall) * 1e3)
 
     def _publish_diagnostics(self) -> None:
         now = self.get_clock().now().to_msg()
