@@ -13,7 +13,7 @@ Implementations:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -176,7 +176,13 @@ class FusedGroundLocator:
     - object height: ``fy x class height / box height`` (std from the class height spread and
       ``height_noise_h`` of the box height), only for classes with a size prior and boxes that do not
       touch the top or bottom image border (a cut box is not the object's height).
-    The fused range plus the class's expected nearest-face-to-centre offset along the ray gives the
+    With ``height_use="contact"`` (the default) the range is the ground contact's and the height cue
+    only calibrates the horizon and stands in where the contact has no fix: the class height prior's
+    error is one object's own, constant over its frames, so fused per frame it becomes a range error
+    proportional to range, and on a moving vehicle a velocity error proportional to the closing speed
+    (a parked car "moving" at ~10 % of the ego's speed; docs/world.md). ``"fuse"`` fuses both per
+    object. Boxes cut by the left, right or bottom image border give no fix (their bottom-centre is not
+    the object's). The range plus the class's expected nearest-face-to-centre offset along the ray gives the
     centre; the covariance is the fused variance (plus the offset's spread) along the ray and the
     pixel noise (plus the offset's spread) across it. Classes without a prior get ground contact only.
     ``locate`` updates the horizon estimate: use one locator per camera.
@@ -189,6 +195,12 @@ class FusedGroundLocator:
     ground_height_std_m: float = 0.1
     track_horizon: bool = True
     frame: str = "base_link"
+    # "contact": ground contact gives each object's range, the height cue only calibrates the horizon
+    # (averaged over objects) and stands in where the contact has no fix; "fuse": both cues per object.
+    height_use: Literal["contact", "fuse"] = "contact"
+    # A box this close to the left, right or bottom image border is cut by it: its bottom-centre is not
+    # the object's, so it gives no fix (the track coasts on its ground filter). 0 px: keep them.
+    border_px: float = 2.0
 
     def __post_init__(self) -> None:
         self.horizon = HorizonTracker()
@@ -196,6 +208,14 @@ class FusedGroundLocator:
     @property
     def frame_id(self) -> str:
         return self.frame
+
+    def _cut(self, boxes: F64) -> BoolArray:
+        """(N,) boxes touching the left, right or bottom image border (within ``border_px``)."""
+        if self.border_px <= 0:
+            return np.zeros(len(boxes), bool)
+        k, b = self.projector.intrinsics, self.border_px
+        cut: BoolArray = (boxes[:, 0] <= b) | (boxes[:, 2] >= k.width - b) | (boxes[:, 3] >= k.height - b)
+        return cut
 
     def _cues(self, boxes: F64, foot: F64, prior: F64, has: BoolArray) -> _Cues:
         k, t = self.projector.intrinsics, self.projector.pose.translation()
@@ -234,12 +254,13 @@ class FusedGroundLocator:
         foot = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
         c = self._cues(boxes, foot, prior, has)
         w_f = np.where(np.isfinite(c.r_foot), 1.0 / np.maximum(c.var_foot, 1e-12), 0.0)
-        w_h = np.where(c.use_height, 1.0 / np.maximum(c.var_height, 1e-12), 0.0)
+        use_height = c.use_height & ((w_f == 0) if self.height_use == "contact" else True)
+        w_h = np.where(use_height, 1.0 / np.maximum(c.var_height, 1e-12), 0.0)
         wsum = w_f + w_h
         with np.errstate(invalid="ignore", divide="ignore"):
             rng = (w_f * np.nan_to_num(c.r_foot) + w_h * np.nan_to_num(c.r_height)) / wsum + prior[2]
             var_r = 1.0 / wsum + prior[3] ** 2
-        valid = (wsum > 0) & np.isfinite(rng) & (rng <= self.projector.max_range_m)
+        valid = (wsum > 0) & np.isfinite(rng) & (rng <= self.projector.max_range_m) & ~self._cut(boxes)
         ray = self.projector.rays(foot)[:, :2]
         bearing = ray / np.linalg.norm(ray, axis=1)[:, None]  # (N, 2) unit, horizontal
         normal = np.stack([-bearing[:, 1], bearing[:, 0]], axis=1)

@@ -7,10 +7,9 @@ the vehicle (REP 103: x forward, y left, z up, road at z = 0); camera extrinsics
 
 from lepton_perception.core.world.ego import EgoPose, EgoPoseBuffer, PoseBufferConfig
 from lepton_perception.core.world.fusion import FusedObject, FusionConfig, ObjectFusion
-from lepton_perception.core.world.locator import CentreOffsetLocator, WorldGroundLocator
+from lepton_perception.core.world.locator import WorldGroundLocator
 
 __all__ = [
-    "CentreOffsetLocator",
     "EgoPose",
     "EgoPoseBuffer",
     "FusedObject",

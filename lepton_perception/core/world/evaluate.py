@@ -1,8 +1,8 @@
 """``lepton eval world``: simulated cameras on a drive -> tracker -> world locator -> fusion -> predictor.
 
 For every frame of a scene, each simulated camera's noisy detections (``simulate.py``) go through the
-project's own per-camera ``MultiObjectTracker`` with a ground locator (``CentreOffsetLocator`` over
-``BoxFootLocator``), wrapped in ``WorldGroundLocator`` with the ego pose at the image stamp when
+project's own per-camera ``MultiObjectTracker`` with the node's ground locator (``FusedGroundLocator``,
+one per camera), wrapped in ``WorldGroundLocator`` with the ego pose at the image stamp when
 ego-motion is on; the camera track lists go through one ``ObjectFusion``; the fused list is scored in
 the fixed frame (``scoring.py``). With ego-motion off, tracking and fusion run in ``base_link`` as a
 node without odometry does; its objects are placed in the fixed frame for scoring by the ego pose,
@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lepton_perception.core.ground import BoxFootLocator, GroundLocator
+from lepton_perception.core.ground import FusedGroundLocator, GroundLocator
 from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.tracking.tracker import MultiObjectTracker, TrackerConfig
 from lepton_perception.core.types import Detections, Track
 from lepton_perception.core.world.ego import EgoPose
 from lepton_perception.core.world.fusion import FusedObject, FusionConfig, ObjectFusion
-from lepton_perception.core.world.locator import CentreOffsetLocator, WorldGroundLocator
+from lepton_perception.core.world.locator import WorldGroundLocator
 from lepton_perception.core.world.scene import Scene
 from lepton_perception.core.world.scoring import Published, WorldScore
 from lepton_perception.core.world.simulate import DetectionSimulator, NoiseModel, SimCamera
@@ -130,9 +130,12 @@ class WorldRun:
     range_m: float = 40.0
 
     def locators(self) -> dict[str, GroundLocator]:
-        # The foot point's pixel noise is the simulated detector's documented edge noise.
+        """The node's locator, one per camera; the foot point's pixel noise is the simulated detector's
+        documented edge noise. The simulated rig's pitch is exact (a calibrated camera on a flat road),
+        so no online horizon estimate: that estimate is for an unknown pitch, and it follows the
+        visible objects' height-prior errors (docs/world.md, "Locator")."""
         return {
-            c.name: CentreOffsetLocator(BoxFootLocator(c.projector, foot_noise_h=self.noise.edge_noise_h))
+            c.name: FusedGroundLocator(c.projector, self.noise.edge_noise_h, track_horizon=False)
             for c in self.cameras
         }
 

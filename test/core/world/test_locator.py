@@ -1,4 +1,4 @@
-"""World-frame locator: positions into odom through the ego pose, covariances rotated; centre offset."""
+"""World-frame locator: positions into odom through the ego pose, covariances rotated."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 
 from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
 from lepton_perception.core.ground import BoxFootLocator
-from lepton_perception.core.types import Category
 from lepton_perception.core.world.ego import EgoPose
-from lepton_perception.core.world.locator import HALF_DEPTH_M, CentreOffsetLocator, WorldGroundLocator
+from lepton_perception.core.world.locator import WorldGroundLocator
 
 K = CameraIntrinsics.from_fov(1280, 720, 90.0)
 FOOT = BoxFootLocator(GroundProjector(K, CameraPose(0.0, 0.0, 1.6)), foot_noise_h=0.05)
@@ -36,13 +35,3 @@ def test_world_locator_keeps_invalid_rows_invalid() -> None:
     sky = np.array([[600.0, 100.0, 680.0, 200.0]])  # bottom above the horizon: no ground point
     fix = WorldGroundLocator(FOOT, EgoPose(1.0, 2.0, 0.3)).locate(sky, CAR)
     assert fix.valid.tolist() == [False] and np.isnan(fix.xy_m).all()
-
-
-def test_centre_offset_pushes_vehicles_away_along_the_ray() -> None:
-    fix = CentreOffsetLocator(FOOT).locate(BOX, CAR)
-    mean, std = HALF_DEPTH_M[Category.VEHICLE]
-    assert 1.5 < mean < 2.5
-    assert fix.xy_m[0] == pytest.approx([10.0 + mean, 0.0])
-    assert fix.cov_m2[0, 0, 0] == pytest.approx(FOOT.locate(BOX, CAR).cov_m2[0, 0, 0] + std**2)
-    person = CentreOffsetLocator(FOOT).locate(BOX, np.array([0]))
-    assert person.xy_m[0, 0] - 10.0 < 0.5  # a pedestrian is thin
