@@ -98,3 +98,14 @@ def test_valid_fixes_are_finite_with_positive_definite_covariance(rows: list[tup
         np.testing.assert_allclose(c, c.T, atol=1e-9)
         assert np.linalg.eigvalsh(c).min() > 0
     assert np.isfinite(FusedGroundLocator(PROJ).horizon.shift_px)
+
+
+def test_centre_offset_follows_the_viewing_angle_of_a_car() -> None:
+    """End-on, a car's centre is half a length behind the box foot; side-on, nearer: the box width
+    tells them apart (side-on stays ambiguous with 45 deg, which shows the same width)."""
+    loc = FusedGroundLocator(PROJ, track_horizon=False)
+    uniform, _ = SIZE_PRIORS[2].centre_offset_m()
+    for yaw, true_offset in ((0.0, SIZE_PRIORS[2].length_m / 2), (np.pi / 2, SIZE_PRIORS[2].width_m / 2)):
+        fix = loc.locate(_box(15.0, 0.0, yaw, 2)[None], np.array([2]))
+        err = abs(fix.xy_m[0, 0] - 15.0)
+        assert err < 0.8 * abs(uniform - true_offset), (yaw, fix.xy_m[0])
