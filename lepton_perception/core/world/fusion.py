@@ -79,6 +79,13 @@ class FusionConfig:
         lo=0.0,
         hi=50.0,
     )
+    stationary_baseline_s: float = param(
+        2.0,
+        "baseline of the displacement speed that also decides stationary (0 = off)",
+        unit="s",
+        lo=0.0,
+        hi=10.0,
+    )
     history_s: float = param(8.0, "fused position history kept for prediction", unit="s", lo=0.0, hi=60.0)
 
     def __post_init__(self) -> None:
@@ -343,26 +350,49 @@ class ObjectFusion:
         if obj is not None:
             obj.members.pop(key, None)
 
-    def _publish(self, obj: _Object, stamp_s: float) -> FusedObject:
-        """Stationary hysteresis and history advance once per update; then the frozen snapshot."""
+    def _update_stationary(self, obj: _Object, stamp_s: float) -> None:
+        """Hysteresis on the fused speed, its significance, and the speed over a longer baseline.
+
+        The filtered velocity answers within a fraction of a second but carries what slides the fixes
+        (a parked car's box foot moving along its body as the view turns); the displacement over
+        ``stationary_baseline_s`` of history averages that out, so an object whose position has not
+        moved over the baseline enters ``stationary`` even when its instantaneous speed wavers.
+        """
         cfg = self.config
         speed = float(np.hypot(obj.x[2], obj.x[3]))
         v = obj.x[2:]
         # Is the velocity distinguishable from zero given its own covariance? A young or far object's
         # speed can be large and still say nothing.
         moving_sig = float(v @ np.linalg.solve(obj.P[2:, 2:] + 1e-6 * np.eye(2), v)) > cfg.stationary_chi2
-        if obj.stationary and speed > cfg.stationary_exit_mps and moving_sig:
+        baseline = self._baseline_speed(obj, stamp_s)
+        slow_long = baseline is not None and baseline < cfg.stationary_enter_mps
+        fast_long = baseline is None or baseline > cfg.stationary_exit_mps
+        if obj.stationary and speed > cfg.stationary_exit_mps and moving_sig and fast_long:
             obj.stationary = False
         elif (
             not obj.stationary
-            and (speed < cfg.stationary_enter_mps or not moving_sig)
-            and speed < cfg.stationary_exit_mps
+            and (speed < cfg.stationary_enter_mps or not moving_sig or slow_long)
+            and min(speed, np.inf if baseline is None else baseline) < cfg.stationary_exit_mps
         ):
             obj.stationary = True
+
+    def _baseline_speed(self, obj: _Object, stamp_s: float) -> float | None:
+        """Mean speed over the last ``stationary_baseline_s`` of history (None: history shorter)."""
+        span = self.config.stationary_baseline_s
+        if span <= 0 or not obj.history or obj.history[0][0] > stamp_s - span + 1e-6:
+            return None
+        then = next(h for h in reversed(obj.history) if h[0] <= stamp_s - span + 1e-6)
+        now = obj.history[-1]
+        return float(np.hypot(now[1] - then[1], now[2] - then[2]) / max(now[0] - then[0], 1e-6))
+
+    def _publish(self, obj: _Object, stamp_s: float) -> FusedObject:
+        """Stationary hysteresis and history advance once per update; then the frozen snapshot."""
+        cfg = self.config
         if not obj.history or stamp_s > obj.history[-1][0]:
             obj.history.append((stamp_s, float(obj.x[0]), float(obj.x[1])))
         while obj.history and obj.history[0][0] < stamp_s - cfg.history_s:
             obj.history.pop(0)
+        self._update_stationary(obj, stamp_s)
         cameras = tuple(sorted({k[0] for k, m in obj.members.items() if _matched_now(m, stamp_s)}))
         hist = np.array(obj.history, dtype=np.float64).reshape(-1, 3)
         return FusedObject(

@@ -113,6 +113,24 @@ def test_is_stationary_hysteresis(speeds: list[float], expected: list[bool]) -> 
     assert got == expected
 
 
+@pytest.mark.parametrize(("step_m", "stationary_at_end"), [(0.0, True), (0.2, False)])
+def test_position_still_over_the_baseline_is_stationary(step_m: float, stationary_at_end: bool) -> None:
+    """A 0.9 m/s velocity (over the enter speed) that does not move the position (fixes sliding along
+    a parked car) is stationary once 2 s of history show it; 2 m/s of real displacement is not."""
+    cfg = FusionConfig(
+        stationary_enter_mps=0.6, stationary_exit_mps=1.2, stationary_chi2=0.0, stationary_baseline_s=2.0
+    )
+    fusion = ObjectFusion(cfg)
+    got = []
+    for k in range(31):
+        t = 0.1 * k
+        v = (0.9, 0.0) if step_m == 0.0 else (2.0, 0.0)
+        out = fusion.update({"front": [track(1, (10.0 + step_m * k, 0.0), v, stamp=t, std=0.05)]}, t)
+        got.append(out[0].is_stationary)
+    assert not any(got[:20])  # under 2 s of history: the instantaneous rules alone
+    assert got[-1] is stationary_at_end
+
+
 def test_time_going_backwards_is_an_error() -> None:
     fusion = ObjectFusion()
     fusion.update({}, 1.0)
