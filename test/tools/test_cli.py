@@ -25,7 +25,7 @@ def test_help_and_a_non_ros_command_work_without_the_ros_environment() -> None:
     env = _clean_env()
     out = subprocess.run([sys.executable, "-m", "lepton_perception.tools.cli", "--help"], env=env,
                          capture_output=True, text=True, check=True)  # fmt: skip
-    assert "{detect,process,demo,export,bag,eval,bench,train}" in out.stdout
+    assert "{detect,process,demo,export,soak,bag,eval,bench,train}" in out.stdout
     out = subprocess.run([sys.executable, "-m", "lepton_perception.tools.cli", "bench", "tracker", "--help"],
                          env=env, capture_output=True, text=True, check=True)  # fmt: skip
     assert "--objects" in out.stdout
