@@ -85,16 +85,27 @@ class WorldState:
         changed = self._batch_frame is not None and frame != self._batch_frame
         self._batch_frame = frame
         if changed:
-            self.fusion = ObjectFusion(self.fusion.config)
-            self.epoch_ns, self._last_fusion_s = None, None
+            self.restart_fusion()
         return changed
 
-    def add_odometry(self, msg: Odometry) -> None:
+    def add_odometry(self, msg: Odometry, jump_back_s: float = 1.0) -> None:
+        """Buffer one pose. A stamp more than ``jump_back_s`` older than the newest (a looped bag, a
+        clock reset) starts the buffer afresh (counted ``odometry_time_jumps_back``); a smaller step
+        back is rejected (counted ``odometry_rejected``)."""
         stamp_s, pose = odometry_pose(msg)
         with self._lock:
             if self.fixed_frame is None:
                 self.fixed_frame = msg.header.frame_id or "odom"
+            newest = self.poses.newest_s()
+            if newest is not None and stamp_s < newest - jump_back_s:
+                self.poses = EgoPoseBuffer(self.poses.config)
+                self.counters["odometry_time_jumps_back"] += 1
             self.counters["odometry" if self.poses.add(stamp_s, pose) else "odometry_rejected"] += 1
+
+    def restart_fusion(self) -> None:
+        """Forget the fused objects (time went back: they cannot be predicted backwards); new ids."""
+        self.fusion = ObjectFusion(self.fusion.config)
+        self.epoch_ns, self._last_fusion_s = None, None
 
     def locator(self, base: GroundLocator | None, stamp_s: float) -> GroundLocator | None:
         """The locator for one image at ``stamp_s`` (see the module doc)."""

@@ -351,7 +351,7 @@ class PerceptionRunner:
 
     def add_odometry(self, msg: Odometry) -> None:
         """An ego pose (any thread): from the first one on, tracking runs in its fixed frame."""
-        self.world.add_odometry(msg)
+        self.world.add_odometry(msg, jump_back_s=self.config.io.reorder_tolerance_s)
 
     def _begin_world_batch(self) -> None:
         """Fix the tracking frame for this batch; on the first odometry the trackers restart in it."""
@@ -422,6 +422,7 @@ class PerceptionRunner:
         log.warning("camera %s: time jumped back %.3f s; resetting its tracks", cam.key, back_s)
         self._bump(cam, "time_jumps_back")
         self._reset_tracks(cam)
+        self.world.restart_fusion()  # the fused objects are as far in the future as the old tracks
         return None
 
     def _guarded(self, cams: list[CameraState], step: Callable[[], T]) -> T | list[CameraOutput]:

@@ -101,6 +101,10 @@ class EgoPoseBuffer:
             del self._stamps[:cut], self._poses[:cut]
         return True
 
+    def newest_s(self) -> float | None:
+        """Stamp of the newest buffered pose (None: empty)."""
+        return self._stamps[-1] if self._stamps else None
+
     def at(self, stamp_s: float) -> EgoPose | None:
         """The pose at ``stamp_s``, or ``None`` when the buffer cannot say (see the module doc)."""
         seg = self._segment(stamp_s)
