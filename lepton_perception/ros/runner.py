@@ -503,7 +503,9 @@ class PerceptionRunner:
             intr = intr.scaled(width, height)  # CameraInfo of another resolution (e.g. a resized stream)
         if cam.projector is None or cam.projector.intrinsics != intr:
             cam.projector = GroundProjector(intr, self.config.pose(cam.key))
-            cam.locator = FusedGroundLocator(cam.projector, self.config.tracker.foot_noise_h)
+            cam.locator = FusedGroundLocator(
+                cam.projector, self.config.tracker.foot_noise_h, track_horizon=self.config.world.track_horizon
+            )
         return cam.projector
 
     def _messages(
