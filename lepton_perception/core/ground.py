@@ -13,7 +13,7 @@ Implementations:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -176,7 +176,13 @@ class FusedGroundLocator:
     - object height: ``fy x class height / box height`` (std from the class height spread and
       ``height_noise_h`` of the box height), only for classes with a size prior and boxes that do not
       touch the top or bottom image border (a cut box is not the object's height).
-    The fused range plus the class's expected nearest-face-to-centre offset along the ray gives the
+    With ``height_use="contact"`` (the default) the range is the ground contact's and the height cue
+    only calibrates the horizon and stands in where the contact has no fix: the class height prior's
+    error is one object's own, constant over its frames, so fused per frame it becomes a range error
+    proportional to range, and on a moving vehicle a velocity error proportional to the closing speed
+    (a parked car "moving" at ~10 % of the ego's speed; docs/world.md). ``"fuse"`` fuses both per
+    object. Boxes cut by the left, right or bottom image border give no fix (their bottom-centre is not
+    the object's). The range plus the class's expected nearest-face-to-centre offset along the ray gives the
     centre; the covariance is the fused variance (plus the offset's spread) along the ray and the
     pixel noise (plus the offset's spread) across it. Classes without a prior get ground contact only.
     ``locate`` updates the horizon estimate: use one locator per camera.
@@ -189,6 +195,12 @@ class FusedGroundLocator:
     ground_height_std_m: float = 0.1
     track_horizon: bool = True
     frame: str = "base_link"
+    # "contact": ground contact gives each object's range, the height cue only calibrates the horizon
+    # (averaged over objects) and stands in where the contact has no fix; "fuse": both cues per object.
+    height_use: Literal["contact", "fuse"] = "contact"
+    # A box this close to the left, right or bottom image border is cut by it: its bottom-centre is not
+    # the object's, so it gives no fix (the track coasts on its ground filter). 0 px: keep them.
+    border_px: float = 2.0
 
     def __post_init__(self) -> None:
         self.horizon = HorizonTracker()
@@ -196,6 +208,53 @@ class FusedGroundLocator:
     @property
     def frame_id(self) -> str:
         return self.frame
+
+    def _view_offset(self, boxes: F64, foot: F64, near: F64, class_ids: I64, prior: F64) -> tuple[F64, F64]:
+        """(N,) mean and std of the nearest-face-to-centre offset along the ray, given the box width.
+
+        A rigid footprint L x W seen at angle ``a`` between the ray and its length axis shows a width
+        ``L |sin a| + W |cos a|`` across the ray and has its centre ``L/2 |cos a| + W/2 |sin a|`` behind
+        its nearest point. With a uniform prior on ``a``, the box's angular width (times the range)
+        weighs each ``a`` by how well it explains that width: an end-on car's centre is half its
+        length behind the box foot, a side-on one's half its width. So the fix no longer slides as a
+        parked car turns from end-on to side-on while the vehicle passes it. Non-rigid classes and
+        classes without a prior keep the viewing-angle-free offset of ``SizePrior.centre_offset_m``.
+        """
+        mean, std = prior[2].copy(), prior[3].copy()
+        rigid = np.array([getattr(SIZE_PRIORS.get(int(c)), "rigid", False) for c in class_ids], bool)
+        rigid &= np.isfinite(near)
+        if not rigid.any():
+            return mean, std
+        left = self.projector.rays(np.stack([boxes[:, 0], foot[:, 1]], axis=1))[:, :2]
+        right = self.projector.rays(np.stack([boxes[:, 2], foot[:, 1]], axis=1))[:, :2]
+        cos_w = np.einsum("ni,ni->n", left, right) / (
+            np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
+        )
+        r_c = np.nan_to_num(near) + mean
+        width_m = np.arccos(np.clip(cos_w, -1.0, 1.0)) * r_c  # (N,) visible width across the ray
+        sig_px = np.maximum(self.foot_noise_h * (boxes[:, 3] - boxes[:, 1]), self.projector.pixel_sigma_px)
+        a = np.linspace(0.0, np.pi / 2, 91)[None, :]  # (1, A)
+        for i in np.flatnonzero(rigid):
+            p = SIZE_PRIORS[int(class_ids[i])]
+            shown = p.length_m * np.sin(a) + p.width_m * np.cos(a)  # (1, A)
+            behind = p.length_m / 2 * np.cos(a) + p.width_m / 2 * np.sin(a)
+            # Width noise: both box edges' pixel noise, and the class's size spread.
+            var_w = 2 * (r_c[i] * sig_px[i] / self.projector.intrinsics.fx) ** 2
+            var_w += (p.length_std_m * np.sin(a)) ** 2 + (p.width_std_m * np.cos(a)) ** 2
+            like = np.exp(-0.5 * (shown - width_m[i]) ** 2 / var_w) / np.sqrt(var_w)
+            w = like / like.sum()
+            mean[i] = float((w * behind).sum())
+            size_var = (p.length_std_m**2 + p.width_std_m**2) / 8
+            std[i] = float(np.sqrt((w * (behind - mean[i]) ** 2).sum() + size_var))
+        return mean, std
+
+    def _cut(self, boxes: F64) -> BoolArray:
+        """(N,) boxes touching the left, right or bottom image border (within ``border_px``)."""
+        if self.border_px <= 0:
+            return np.zeros(len(boxes), bool)
+        k, b = self.projector.intrinsics, self.border_px
+        cut: BoolArray = (boxes[:, 0] <= b) | (boxes[:, 2] >= k.width - b) | (boxes[:, 3] >= k.height - b)
+        return cut
 
     def _cues(self, boxes: F64, foot: F64, prior: F64, has: BoolArray) -> _Cues:
         k, t = self.projector.intrinsics, self.projector.pose.translation()
@@ -234,12 +293,17 @@ class FusedGroundLocator:
         foot = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
         c = self._cues(boxes, foot, prior, has)
         w_f = np.where(np.isfinite(c.r_foot), 1.0 / np.maximum(c.var_foot, 1e-12), 0.0)
-        w_h = np.where(c.use_height, 1.0 / np.maximum(c.var_height, 1e-12), 0.0)
+        use_height = c.use_height & ((w_f == 0) if self.height_use == "contact" else True)
+        w_h = np.where(use_height, 1.0 / np.maximum(c.var_height, 1e-12), 0.0)
         wsum = w_f + w_h
         with np.errstate(invalid="ignore", divide="ignore"):
-            rng = (w_f * np.nan_to_num(c.r_foot) + w_h * np.nan_to_num(c.r_height)) / wsum + prior[2]
-            var_r = 1.0 / wsum + prior[3] ** 2
-        valid = (wsum > 0) & np.isfinite(rng) & (rng <= self.projector.max_range_m)
+            near = (w_f * np.nan_to_num(c.r_foot) + w_h * np.nan_to_num(c.r_height)) / wsum
+            offset, offset_std = self._view_offset(
+                boxes, foot, near, np.asarray(class_ids).reshape(-1), prior
+            )
+            rng = near + offset
+            var_r = 1.0 / wsum + offset_std**2
+        valid = (wsum > 0) & np.isfinite(rng) & (rng <= self.projector.max_range_m) & ~self._cut(boxes)
         ray = self.projector.rays(foot)[:, :2]
         bearing = ray / np.linalg.norm(ray, axis=1)[:, None]  # (N, 2) unit, horizontal
         normal = np.stack([-bearing[:, 1], bearing[:, 0]], axis=1)

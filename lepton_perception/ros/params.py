@@ -32,6 +32,7 @@ from lepton_perception.core.health import HealthConfig
 from lepton_perception.core.prediction.config import PredictorConfig
 from lepton_perception.core.schema import meta_of, param
 from lepton_perception.core.tracking.config import TrackerConfig
+from lepton_perception.core.world.config import WorldConfig
 from lepton_perception.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
 
 NODE_NAME = "lepton_perception"
@@ -95,6 +96,7 @@ class NodeConfig:
     tracker: TrackerConfig = dataclasses.field(default_factory=TrackerConfig)
     predictor: PredictorConfig = dataclasses.field(default_factory=PredictorConfig)
     health: HealthConfig = dataclasses.field(default_factory=HealthConfig)
+    world: WorldConfig = dataclasses.field(default_factory=WorldConfig)
     # Pose of each camera on the vehicle, keyed by camera key (namespace without slashes).
     camera_poses: dict[str, CameraPose] = dataclasses.field(default_factory=dict)
 
@@ -137,6 +139,7 @@ GROUPS: dict[str, tuple[type, bool]] = {
     "tracker": (TrackerConfig, True),
     "predictor": (PredictorConfig, False),
     "health": (HealthConfig, False),
+    "world": (WorldConfig, False),
 }
 
 
@@ -288,6 +291,7 @@ def config_from_values(values: dict[str, Any]) -> NodeConfig:
         tracker=groups["tracker"],
         predictor=groups["predictor"],
         health=groups["health"],
+        world=groups["world"],
         camera_poses=poses,
     )
 

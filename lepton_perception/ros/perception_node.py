@@ -18,6 +18,7 @@ from typing import Any
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import (
     FloatingPointRange,
     IntegerRange,
@@ -50,6 +51,7 @@ from lepton_perception.ros.runner import OPTIONAL_OUTPUTS, CameraOutput, Percept
 from lepton_perception.ros.topics import (
     DIAGNOSTICS_QOS,
     DIAGNOSTICS_TOPIC,
+    ODOMETRY_QOS,
     OUTPUT_TOPICS,
     TOPIC_BY_FIELD,
     image_qos,
@@ -195,6 +197,13 @@ class PerceptionNode(Node):
             for key in keys if topic.per_camera else [""]:
                 name = topic.name(key)
                 self._pubs[name] = self.create_publisher(topic.msg_type, name, topic.qos)
+        # Ego poses: tracks, fused objects and predictions live in the odometry's fixed frame.
+        odom_topic = self.runner.config.world.odometry_topic
+        self.create_subscription(Odometry, odom_topic, self.runner.add_odometry, ODOMETRY_QOS)
+        self.get_logger().info(
+            f"odometry on {odom_topic}; camera extrinsics from parameters (camera_poses.*): "
+            "no tf2 in this environment"
+        )
 
     # --- callbacks: store only --------------------------------------------------------------------
     def _on_image(self, key: str, msg: Image | CompressedImage) -> None:
@@ -241,6 +250,9 @@ class PerceptionNode(Node):
                     if publish_ms is not None:
                         latency_ms = (done - received[out.key]) * 1e3
                         self.runner.record_latency(out.key, latency_ms, publish_ms, cycle_ms)
+                fused = self.runner.fuse(outputs)  # one list of all cameras, after their own outputs
+                if fused is not None:
+                    self._publish(fused)
             except Exception as exc:  # the runner catches per-frame failures; this is the last net
                 self._worker_errors += 1
                 self.get_logger().error(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import math
 import threading
 import time
 from collections import Counter, deque
@@ -28,6 +29,7 @@ from typing import TypeVar
 
 import numpy as np
 from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
+from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
@@ -44,6 +46,7 @@ from lepton_perception.core.tracking.tracker import MultiObjectTracker
 from lepton_perception.core.types import Frame, FrameResult
 from lepton_perception.core.visualize import draw_result
 from lepton_perception.ros import conversions as conv
+from lepton_perception.ros.ego import FUSED_KEY, WorldSnapshot, WorldState
 from lepton_perception.ros.image_codec import ImageDecodeError
 from lepton_perception.ros.params import NodeConfig, camera_key
 from lepton_perception.ros.topics import OUTPUT_TOPICS, OutputTopic
@@ -66,13 +69,17 @@ class FrameMessages:
 
     ``tracked_objects`` / ``predicted_objects`` are ``None`` (withheld) when the camera has no valid
     intrinsics: an empty list would tell a planner "nothing there" while the camera cannot place objects.
+    A camera's frame fills the per-camera fields (and its markers); the fused list of all cameras
+    (``PerceptionRunner.fuse``) fills ``objects``, ``fused_tracked_objects`` and its markers.
     """
 
-    detections: Detection2DArray
+    detections: Detection2DArray | None = None
     tracked_objects: TrackedObjects | None = None
     predicted_objects: PredictedObjects | None = None
     annotated_image: Image | None = None
     markers: MarkerArray | None = None
+    objects: PredictedObjects | None = None  # fused list, world frame
+    fused_tracked_objects: TrackedObjects | None = None  # fused list, world frame
 
     def items(self) -> Iterator[tuple[OutputTopic, object]]:
         """(topic of the table, message) for every message to publish, in table order."""
@@ -144,6 +151,9 @@ class RunnerDiagnostics:
     last_failure: str  # reason of the latest per-frame failure ("" if none)
     heartbeat_age_s: float  # seconds since the worker last finished a batch or woke up idle
     predictor_fallbacks: dict[str, int]
+    # Tracking frame, odometry state and counters; batches whose fused list was lost to an exception.
+    world: WorldSnapshot = field(default_factory=lambda: WorldSnapshot("base_link", "no odometry", {}))
+    fusion_errors: int = 0
 
 
 def _camera_values(cam: CameraState) -> list[tuple[str, Value]]:
@@ -222,6 +232,8 @@ class PerceptionRunner:
         self._heartbeat = time.monotonic()
         self._log = _RateLimitedLog()
         self._last_failure = ""
+        # Ego poses (odometry) and the one fused object list of all cameras (docs/world.md).
+        self.world = WorldState(vehicle_frame=config.io.target_frame)
         self._wanted: Mapping[str, Collection[str]] | None = None  # of the batch being processed
         self.monitor = self._start_monitor(config)
 
@@ -306,6 +318,8 @@ class PerceptionRunner:
             predictor_fallbacks=self.predictor.fallback_counts()
             if isinstance(self.predictor, RoutedPredictor)
             else {},
+            world=self.world.snapshot(),
+            fusion_errors=faults.get("fusion_errors", 0),
         )
 
     def _snapshot(self, cam: CameraState, now: float) -> CameraSnapshot:
@@ -345,6 +359,9 @@ class PerceptionRunner:
             node += [
                 (f"prediction_fallback_{k}_total", n) for k, n in self.predictor.fallback_counts().items()
             ]
+        world = self.world.snapshot()  # which frame tracks live in: odometry's, or base_link without it
+        node += [("world_frame", world.frame_id), ("world", world.status)]
+        node += [(f"world_{k}_total", n) for k, n in world.counters.items()]
         extra["node"] = node
         return [
             dataclasses.replace(st, values=st.values + tuple(extra.get(st.subject, ()))) for st in statuses
@@ -384,6 +401,7 @@ class PerceptionRunner:
         """
         self._wanted = wanted
         self._take_requests()
+        self._begin_world_batch()
         outputs: list[CameraOutput] = []
         accepted: list[tuple[CameraState, Frame, Header]] = []
         for key, msg in batch:
@@ -403,6 +421,55 @@ class PerceptionRunner:
             self._heartbeat = now
         self.monitor.beat(now)
         return outputs
+
+    def fuse(self, outputs: list[CameraOutput]) -> CameraOutput | None:
+        """The one fused object list of the cameras processed in ``outputs`` (key ``fused``: ``objects``,
+        fused ``tracked_objects`` and their markers, in the world frame), or None when no camera produced
+        a result. Never raises: a fusion failure is counted as ``fusion_errors`` and logged."""
+        live = [o for o in outputs if o.result is not None and o.messages is not None]
+        if not live:
+            return None
+        try:
+            return self._fuse(live)
+        except Exception as exc:  # the per-camera outputs stand; only the fused list of this batch is lost
+            with self._lock:
+                self._faults["fusion_errors"] += 1
+                self._last_failure = f"fusion: {type(exc).__name__}: {exc}"
+            self._log.warning(FUSED_KEY, "fusion", f"fused list lost: {type(exc).__name__}: {exc}")
+            return None
+
+    def _fuse(self, live: list[CameraOutput]) -> CameraOutput | None:
+        fused = self.world.fuse([o.result for o in live if o.result is not None], self.predictor)
+        if fused is None:
+            return None
+        # The newest image's own stamp (nanoseconds exact); a float stamp only when a late batch was
+        # fused at the previous, later stamp.
+        newest = max(live, key=lambda o: o.result.stamp_s if o.result is not None else -math.inf)
+        assert newest.result is not None and newest.messages is not None
+        detections = newest.messages.detections
+        stamp = detections.header.stamp if detections is not None else None
+        if stamp is None or fused.result.stamp_s > newest.result.stamp_s:
+            stamp = conv.ns_to_time(round(fused.result.stamp_s * 1e9))
+        frame_id = self.world.frame_id
+        tracked, predicted = fused.messages(Header(stamp=stamp, frame_id=frame_id))
+        msgs = FrameMessages(objects=predicted, fused_tracked_objects=tracked)
+        if self.config.io.publish_markers:  # the fused list in the fixed frame (namespace "fused/...")
+            msgs.markers, self.world.marker_ids = conv.markers_msg(
+                fused.result, stamp, frame_id, self.world.marker_ids
+            )
+        return CameraOutput(FUSED_KEY, fused.result, msgs)
+
+    def add_odometry(self, msg: Odometry) -> None:
+        """An ego pose (any thread): from the first one on, tracking runs in its fixed frame."""
+        self.world.add_odometry(msg, jump_back_s=self.config.io.reorder_tolerance_s)
+
+    def _begin_world_batch(self) -> None:
+        """Fix the tracking frame for this batch; on the first odometry the trackers restart in it."""
+        if self.world.begin_batch():
+            log.info("odometry received: tracking restarts in %s", self.world.frame_id)
+            self.pipeline.trackers.clear()
+            for state in self.cameras.values():
+                state.last_stamp_ns = None  # new tracker epochs: new track UUIDs
 
     def _take_requests(self) -> None:
         with self._lock:
@@ -470,6 +537,7 @@ class PerceptionRunner:
         log.warning("camera %s: time jumped back %.3f s; resetting its tracks", cam.key, back_s)
         self._bump(cam, "time_jumps_back")
         self._reset_tracks(cam)
+        self.world.restart_fusion()  # the fused objects are as far in the future as the old tracks
         return None
 
     def _guarded(self, cams: list[CameraState], step: Callable[[], T]) -> T | list[CameraOutput]:
@@ -512,7 +580,11 @@ class PerceptionRunner:
     def _run(self, accepted: list[tuple[CameraState, Frame, Header]]) -> list[CameraOutput]:
         frames = [frame for _, frame, _ in accepted]
         projectors = [self._projector(cam, f.image.shape[1], f.image.shape[0]) for cam, f, _ in accepted]
-        locators = [None if p is None else cam.locator for (cam, _, _), p in zip(accepted, projectors)]
+        # Vehicle-frame locators, seen from the odometry's fixed frame through the pose at each stamp.
+        locators = [
+            self.world.locator(None if p is None else cam.locator, f.stamp_s)
+            for (cam, f, _), p in zip(accepted, projectors)
+        ]
         results = self.pipeline.step_batch(frames, locators)
         detector_ms = _detector_stages(self.detector, len(frames))
         outputs = []
@@ -559,7 +631,9 @@ class PerceptionRunner:
             intr = intr.scaled(width, height)  # CameraInfo of another resolution (e.g. a resized stream)
         if cam.projector is None or cam.projector.intrinsics != intr:
             cam.projector = GroundProjector(intr, self.config.pose(cam.key))
-            cam.locator = FusedGroundLocator(cam.projector, self.config.tracker.foot_noise_h)
+            cam.locator = FusedGroundLocator(
+                cam.projector, self.config.tracker.foot_noise_h, track_horizon=self.config.world.track_horizon
+            )
         return cam.projector
 
     def _messages(
@@ -571,16 +645,15 @@ class PerceptionRunner:
         projector: GroundProjector | None,
     ) -> FrameMessages:
         io = self.config.io
-        planning_header = Header(stamp=header.stamp, frame_id=io.target_frame)
+        frame_id = self.world.frame_id  # odometry's fixed frame, else io.target_frame
+        planning_header = Header(stamp=header.stamp, frame_id=frame_id)
         msgs = FrameMessages(detections=conv.detections_msg(result, header))
         if projector is not None:  # without intrinsics no ground positions: withhold, do not send "empty"
             msgs.tracked_objects, msgs.predicted_objects = conv.planning_msgs(
                 result, planning_header, cam.epoch_ns
             )
         if io.publish_markers and self._wants(cam.key, "markers"):
-            msgs.markers, cam.marker_ids = conv.markers_msg(
-                result, header.stamp, io.target_frame, cam.marker_ids
-            )
+            msgs.markers, cam.marker_ids = conv.markers_msg(result, header.stamp, frame_id, cam.marker_ids)
         if io.publish_annotated_image and self._wants(cam.key, "annotated_image"):
             msgs.annotated_image = conv.image_to_msg(
                 draw_result(frame.image, result, projector=projector), header

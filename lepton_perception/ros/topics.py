@@ -22,6 +22,8 @@ OBJECTS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 MARKERS_QOS = QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
 )
+# Odometry at 50-100 Hz: keep a few so none is lost while the executor is busy.
+ODOMETRY_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 DIAGNOSTICS_TOPIC = "/diagnostics"
 DIAGNOSTICS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -38,12 +40,14 @@ def image_qos(reliability: Literal["best_effort", "reliable"]) -> QoSProfile:
 class OutputTopic:
     field: str  # attribute of runner.FrameMessages holding the message
     msg_type: type
-    per_camera: bool  # KEY/<field> per camera, else one topic for the node
+    per_camera: bool  # KEY/<topic> per camera, else one topic for the node
     qos: QoSProfile
+    topic: str = ""  # topic name when it differs from ``field``
 
     def name(self, key: str) -> str:
         """Topic name relative to the node namespace, e.g. ``front/tracked_objects``."""
-        return f"{key}/{self.field}" if self.per_camera else self.field
+        base = self.topic or self.field
+        return f"{key}/{base}" if self.per_camera else base
 
 
 OUTPUT_TOPICS: tuple[OutputTopic, ...] = (
@@ -52,6 +56,10 @@ OUTPUT_TOPICS: tuple[OutputTopic, ...] = (
     OutputTopic("predicted_objects", PredictedObjects, True, OBJECTS_QOS),
     OutputTopic("annotated_image", Image, True, OBJECTS_QOS),
     OutputTopic("markers", MarkerArray, False, MARKERS_QOS),
+    # One fused list of all cameras in the world frame (odometry's, else io.target_frame); planners
+    # read these (Autoware's /perception/object_recognition/objects and .../tracking/objects).
+    OutputTopic("objects", PredictedObjects, False, OBJECTS_QOS),
+    OutputTopic("fused_tracked_objects", TrackedObjects, False, OBJECTS_QOS, topic="tracked_objects"),
 )
 TOPIC_BY_FIELD = {t.field: t for t in OUTPUT_TOPICS}
 

@@ -39,6 +39,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("eval", "tracking", "eval_tracking", "our tracker vs peers on KITTI and MOT15"),
     Command("eval", "geometry", "eval_geometry", "monocular ground-plane error on KITTI 3D labels"),
     Command("eval", "prediction", "eval_prediction", "ADE/FDE on ETH/UCY vs baselines"),
+    Command("eval", "world", "eval_world", "world-frame tracking, fusion and prediction on a driving scene"),
     Command("bench", "detector", "bench_detector", "detector latency and throughput per backend and batch"),
     Command("bench", "tracker", "bench_tracker", "tracker step time for N moving objects"),
     Command("bench", "predictor", "bench_predictor", "batch latency of the trajectory predictor"),

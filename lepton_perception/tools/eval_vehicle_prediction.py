@@ -30,11 +30,17 @@ NOISE_M = (0.0, 0.3)  # position noise added to the observed history
 SEED = 0
 
 
-def _tracks(times: F64, obs: F64) -> list[Track]:
+def _tracks(times: F64, obs: F64, position_noise_m: float) -> list[Track]:
+    """Windows as tracks. The ground state stands in for a tracker's: the last position and the
+    least-squares velocity of the window, with the covariance they have when positions carry
+    ``position_noise_m`` of independent noise (what a constant-velocity filter would report)."""
     out = []
+    r = position_noise_m**2
     for i, (t, xy) in enumerate(zip(times, obs)):
-        v = (xy[-1] - xy[-2]) / (t[-1] - t[-2])
-        ground = GroundState(xy[-1].copy(), v, np.eye(4))
+        dt = t - t.mean()
+        v = (dt @ (xy - xy.mean(axis=0))) / float(dt @ dt)
+        var_v = r / float(dt @ dt)
+        ground = GroundState(xy[-1].copy(), v, np.diag([r, r, var_v, var_v]))
         z32 = np.zeros(4, np.float32)
         out.append(
             Track(i, 2, TrackState.CONFIRMED, z32, z32[:2], 1.0, float(t[-1]), 0.0, len(t), 0.0, ground,
@@ -57,7 +63,8 @@ def ade_fde(pred: F64, truth: F64) -> dict[str, float]:
 def lepton_paths(times: F64, obs: F64, config: PredictorConfig) -> F64:
     predictor = VehiclePathPredictor(config.vehicle(), STEP_S, PRED_LEN, config.max_extrapolation_s, OBS_LEN)
     # Each window on its own clock: one predict call per window end stamp.
-    paths = [predictor.predict([tr], float(tr.stamp_s))[0] for tr in _tracks(times, obs)]
+    tracks = _tracks(times, obs, config.vehicle_position_noise_m)
+    paths = [predictor.predict([tr], float(tr.stamp_s))[0] for tr in tracks]
     return np.stack([p.positions_m for p in paths])
 
 

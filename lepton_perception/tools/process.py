@@ -19,6 +19,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from tqdm import tqdm
 
@@ -30,7 +31,7 @@ from lepton_perception.ros.params import (
     default_params_file,
     load_yaml_values,
 )
-from lepton_perception.ros.runner import PerceptionRunner
+from lepton_perception.ros.runner import CameraOutput, PerceptionRunner
 from lepton_perception.tools.bag import video_messages
 from lepton_perception.tools.common import print_json
 
@@ -96,6 +97,8 @@ def process(
     n_dets = 0
     with BagWriter(out, storage=storage) as writer, tqdm(total=total, desc="process", unit="frame") as bar:
         for topic, msg in messages:
+            if _feed_world(runner, topic, msg):
+                continue
             cam_ns = topic.rsplit("/", 2 if topic.endswith("/compressed") else 1)[0]
             key = cams.get(cam_ns)
             if key is None:
@@ -109,10 +112,12 @@ def process(
                 break
             frames += 1
             bar.update()
-            for output in runner.process([(key, msg)]):
+            outputs = runner.process([(key, msg)])
+            t_ns = conv.time_to_ns(msg.header.stamp)
+            _write_fused(writer, ns, runner.fuse(outputs), t_ns)
+            for output in outputs:
                 if output.result is None or output.messages is None:
                     continue
-                t_ns = conv.time_to_ns(msg.header.stamp)
                 for out_topic, out_msg in output.messages.items():
                     writer.write(f"{ns}/{out_topic.name(key)}", out_msg, t_ns)
                 res = output.result
@@ -149,6 +154,24 @@ def process(
         "output_bag": out,
         "detector": f"{runner.detector.name}/{runner.detector.device}",
     }
+
+
+# --- world frame: the node's odometry subscription and fused list, offline (docs/world.md) -----------
+def _feed_world(runner: PerceptionRunner, topic: str, msg: Any) -> bool:
+    """Odometry on the configured topic goes to the runner's ego poses, as the node's subscription
+    does; True when ``msg`` was one."""
+    if isinstance(msg, Odometry) and topic == runner.config.world.odometry_topic:
+        runner.add_odometry(msg)
+        return True
+    return False
+
+
+def _write_fused(writer: BagWriter, ns: str, fused: CameraOutput | None, t_ns: int) -> None:
+    """The fused list (``objects``, ``tracked_objects``, its markers), as the node publishes it."""
+    if fused is None or fused.messages is None:
+        return
+    for out_topic, out_msg in fused.messages.items():
+        writer.write(f"{ns}/{out_topic.name(fused.key)}", out_msg, t_ns)
 
 
 def run(args: argparse.Namespace) -> int:

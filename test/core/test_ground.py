@@ -33,13 +33,33 @@ def test_centre_recovered_for_any_yaw_and_errors_inside_two_sigma() -> None:
         x, y, yaw = rng.uniform(6, 30), rng.uniform(-4, 4), rng.uniform(-np.pi, np.pi)
         truth.append((x, y))
         boxes.append(_box(x, y, yaw, 2))
-    fix = FusedGroundLocator(PROJ).locate(np.array(boxes), np.full(200, 2, np.int64))
-    err = fix.xy_m - np.array(truth)
-    rng_true = np.linalg.norm(truth, axis=1)
-    assert fix.valid.all()
+    b = np.array(boxes)
+    fix = FusedGroundLocator(PROJ).locate(b, np.full(200, 2, np.int64))
+    # Boxes reaching past the left, right or bottom border are cut there: no fix; all others get one.
+    inside = (b[:, 0] > 2.0) & (b[:, 2] < K.width - 2.0) & (b[:, 3] < K.height - 2.0)
+    assert np.array_equal(fix.valid, inside) and inside.sum() > 150
+    err = (fix.xy_m - np.array(truth))[inside]
+    rng_true = np.linalg.norm(truth, axis=1)[inside]
     assert np.mean(np.linalg.norm(err, axis=1) / rng_true) < 0.06
-    d2 = np.einsum("ni,nij,nj->n", err, np.linalg.inv(fix.cov_m2), err)
+    d2 = np.einsum("ni,nij,nj->n", err, np.linalg.inv(fix.cov_m2[inside]), err)
     assert np.mean(d2 <= 4.0) > 0.9
+
+
+def test_boxes_cut_by_the_side_or_bottom_border_give_no_fix() -> None:
+    loc = FusedGroundLocator(PROJ)
+    boxes = np.array(
+        [
+            [0.0, 150.0, 60.0, 250.0],  # left border
+            [1200.0, 150.0, 1242.0, 250.0],  # right border
+            [600.0, 200.0, 700.0, 375.0],  # bottom border
+            [600.0, 150.0, 700.0, 250.0],  # whole
+        ]
+    )
+    fix = loc.locate(boxes, np.full(4, 2, np.int64))
+    assert fix.valid.tolist() == [False, False, False, True]
+    assert np.isnan(fix.xy_m[:3]).all() and np.isfinite(fix.xy_m[3]).all()
+    keep = FusedGroundLocator(PROJ, border_px=0.0).locate(boxes, np.full(4, 2, np.int64))
+    assert keep.valid[:2].all()  # the rule can be switched off
 
 
 def test_unknown_class_uses_ground_contact_only_and_cut_boxes_skip_height() -> None:
@@ -78,3 +98,14 @@ def test_valid_fixes_are_finite_with_positive_definite_covariance(rows: list[tup
         np.testing.assert_allclose(c, c.T, atol=1e-9)
         assert np.linalg.eigvalsh(c).min() > 0
     assert np.isfinite(FusedGroundLocator(PROJ).horizon.shift_px)
+
+
+def test_centre_offset_follows_the_viewing_angle_of_a_car() -> None:
+    """End-on, a car's centre is half a length behind the box foot; side-on, nearer: the box width
+    tells them apart (side-on stays ambiguous with 45 deg, which shows the same width)."""
+    loc = FusedGroundLocator(PROJ, track_horizon=False)
+    uniform, _ = SIZE_PRIORS[2].centre_offset_m()
+    for yaw, true_offset in ((0.0, SIZE_PRIORS[2].length_m / 2), (np.pi / 2, SIZE_PRIORS[2].width_m / 2)):
+        fix = loc.locate(_box(15.0, 0.0, yaw, 2)[None], np.array([2]))
+        err = abs(fix.xy_m[0, 0] - 15.0)
+        assert err < 0.8 * abs(uniform - true_offset), (yaw, fix.xy_m[0])

@@ -59,6 +59,13 @@ class VehicleModelConfig:
     min_points: int = param(
         3, "history samples needed for the filter; fewer -> constant velocity", lo=2, hi=100
     )
+    stationary_chi2: float = param(
+        5.99,
+        "a track velocity within this squared Mahalanobis distance of zero (chi^2, 2 dof; 5.99 = 95 %) "
+        "predicts a path that stays put; 0 = off",
+        lo=0.0,
+        hi=50.0,
+    )
 
 
 def singer_transition(dt_s: float, tau_s: float) -> F64:

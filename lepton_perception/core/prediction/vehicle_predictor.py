@@ -21,6 +21,22 @@ from lepton_perception.core.prediction.vehicle import VehicleModelConfig, vehicl
 from lepton_perception.core.types import PredictedPath, Track
 
 
+def moving_significantly(track: Track, chi2: float) -> bool:
+    """Is the track's own filtered velocity distinguishable from zero given its covariance?
+
+    The tracker's (or fusion's) state has seen every measurement with its own noise; its velocity
+    covariance says whether a small speed is motion or noise. A re-filtered history cannot say that:
+    its samples are the tracker's outputs, whose errors are shared from one sample to the next.
+    """
+    if track.ground is None or chi2 <= 0:
+        return True
+    v = np.asarray(track.ground.velocity_mps, dtype=np.float64)
+    cov = np.asarray(track.ground.covariance, dtype=np.float64)[2:, 2:]
+    if not (np.isfinite(v).all() and np.isfinite(cov).all()):
+        return True
+    return float(v @ np.linalg.solve(cov + 1e-6 * np.eye(2), v)) > chi2
+
+
 class VehiclePathPredictor:
     """Implements ``Predictor``; a history too short for the filter gets constant velocity (counted)."""
 
@@ -47,6 +63,10 @@ class VehiclePathPredictor:
         if isinstance(got, str):
             return got
         t, xy_hist = self.resample(got[0], got[1], stamp_s)
+        if track.ground is not None and not moving_significantly(track, self.config.stationary_chi2):
+            here = np.asarray(track.ground.position_m, dtype=np.float64)
+            still = np.repeat(here[None], len(self.steps_s), axis=0)  # (T, 2): stays put
+            return PredictedPath(track.track_id, stamp_s + self.steps_s, still, 1.0, self.name)
         xy = vehicle_path(t, xy_hist, stamp_s, self.steps_s, self.config)
         if xy is None:
             return "vehicle_short_history"

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lepton_perception.core.prediction.scene import load_agents, scene_windows
 from lepton_perception.core.prediction.vehicle import VehicleModelConfig, vehicle_path
+from lepton_perception.core.prediction.vehicle_predictor import VehiclePathPredictor, moving_significantly
+from lepton_perception.core.types import GroundState, Track, TrackState
 
 H = np.arange(1, 13) * 0.4
 CFG = VehicleModelConfig()
@@ -79,3 +82,28 @@ def test_every_route_is_a_predictor() -> None:
     routes: list[Predictor] = [router, router.rnn, ConstantVelocityPredictor(), VehiclePathPredictor(CFG)]
     assert [r.name for r in routes] == ["routed", "rnn", "cv", "singer"]
     assert all(r.predict([], 0.0) == [] for r in routes)
+
+
+@pytest.mark.parametrize(
+    ("velocity", "velocity_std", "moving"),
+    [
+        ((0.8, 0.0), 1.0, False),  # slow and unsure: not distinguishable from standing still
+        ((0.8, 0.0), 0.1, True),  # slow but sure: a creeping car
+        ((6.0, 2.0), 1.0, True),
+        ((0.0, 0.0), 0.01, False),
+    ],
+)
+def test_track_velocity_significance_decides_a_held_path(
+    velocity: tuple[float, float], velocity_std: float, moving: bool
+) -> None:
+    t = np.arange(8, dtype=np.float64) * 0.4
+    v = np.array(velocity)
+    xy = np.outer(t, v)
+    cov = np.diag([0.1, 0.1, velocity_std**2, velocity_std**2])
+    z = np.zeros(4, np.float32)
+    track = Track(1, 2, TrackState.CONFIRMED, z, z[:2], 1.0, float(t[-1]), 3.0, 8, 0.0,
+                  GroundState(xy[-1], v, cov), np.column_stack((t, xy)))  # fmt: skip
+    assert moving_significantly(track, 5.99) is moving
+    (path,) = VehiclePathPredictor(VehicleModelConfig()).predict([track], float(t[-1]))
+    held = np.allclose(path.positions_m, xy[-1])
+    assert held is not moving

@@ -1,0 +1,21 @@
+"""Node-facing settings of world-frame perception (ROS parameters ``world.*``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lepton_perception.core.schema import param
+
+_ODOMETRY_DOC = "nav_msgs/Odometry of base_link in the fixed frame (Autoware's localization output)"
+_HORIZON_DOC = (
+    "estimate the camera pitch online from object heights (unknown pitch); false for a calibrated rig"
+)
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    odometry_topic: str = param("/localization/kinematic_state", _ODOMETRY_DOC)  # Odometry of base_link
+    # The ground locator's online horizon (camera pitch) estimate from object heights: needed where the
+    # pitch is unknown (KITTI); on a calibrated rig it follows the height-prior errors of the objects
+    # in view (docs/world.md, "Root causes"), so a calibrated rig turns it off.
+    track_horizon: bool = param(True, _HORIZON_DOC)
