@@ -186,11 +186,13 @@ def test_live_parameters_change_and_others_are_refused(graph) -> None:
         "tracker.max_coast_s", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=-1.0)
     )
     assert not out_of_range.successful
-    assert out_of_range.reason == "tracker.max_coast_s=-1.0 is outside [0, inf]"
+    # The declared range (from the schema) refuses it before the node's own check: name, range, value.
+    assert "tracker.max_coast_s" in out_of_range.reason and "-1.0" in out_of_range.reason
+    assert "Min: 0.0, Max: 60.0" in out_of_range.reason
     nan = set_one(
         "tracker.accel_noise_hps2", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=math.nan)
     )
-    assert not nan.successful and nan.reason == "tracker.accel_noise_hps2: nan is not a finite number"
+    assert not nan.successful and "tracker.accel_noise_hps2" in nan.reason and "nan" in nan.reason
     wrong_type = set_one(
         "tracker.max_coast_s", ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=2)
     )
