@@ -73,8 +73,10 @@ def check_replaceable(dest: Path, overwrite: bool, what: str = "--out") -> None:
 
 def check_writable_parent(dest: Path, what: str = "--out") -> None:
     parent = dest.parent if str(dest.parent) else Path(".")
-    if not parent.is_dir():
+    if not parent.exists():
         raise UserError(f"cannot write {what} {dest}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise UserError(f"cannot write {what} {dest}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"cannot write {what} {dest}: directory {parent} is not writable")
 

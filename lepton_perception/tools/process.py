@@ -212,7 +212,8 @@ class _VideoSink:
     """The annotated video, opened on the first frame (its size); refuses to fail silently."""
 
     def __init__(self, path: Path | None, fps: float) -> None:
-        self.path, self.fps, self.writer = path, fps, None
+        self.path, self.fps = path, fps
+        self.writer: Any = None
 
     def write(self, msg: Any) -> None:
         import cv2
@@ -405,7 +406,13 @@ def process(
     staged_video = staging_path(video_dest) if video_dest is not None else None
     try:
         runner = make_runner(config)
-        summary = process_into(runner, src, staged, options, video_out=staged_video, on_frame=_frame_bar(src))
+        bar = _FrameBar(src)
+        try:
+            summary = process_into(
+                runner, src, staged, options, video_out=staged_video, on_frame=bar.tick, on_start=bar.start
+            )
+        finally:
+            bar.close()
         write_marker(
             staged,
             {"input": str(src.resolve()), "video_out": str(video_dest.resolve()) if video_dest else None},
@@ -422,15 +429,25 @@ def process(
     return {**summary, "output_bag": str(dest), "video_out": str(video_dest) if video_dest else None}
 
 
-def _frame_bar(src: Path) -> Callable[[], None]:
-    from tqdm import tqdm
+class _FrameBar:
+    """A frame progress bar opened once the recording is known to be readable (errors stay one line)."""
 
-    bar = tqdm(desc=f"process {src.name}", unit="frame", leave=False)
+    def __init__(self, src: Path) -> None:
+        self.src = src
+        self.bar: Any = None
 
-    def tick() -> None:
-        bar.update()
+    def start(self, total: int) -> None:
+        from tqdm import tqdm
 
-    return tick
+        self.bar = tqdm(total=total or None, desc=f"process {self.src.name}", unit="frame", leave=False)
+
+    def tick(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 # --- command line ------------------------------------------------------------------------------------
