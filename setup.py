@@ -16,6 +16,8 @@ setup(
         ("share/" + package_name + "/config", glob("config/*")),
     ],
     install_requires=["setuptools"],
+    # pip install lepton_perception[fleet]: lepton process --ray (pyarrow/pandas are in requirements.txt).
+    extras_require={"fleet": ["ray==2.60.0"]},
     zip_safe=False,
     maintainer="lepton_perception maintainers",
     maintainer_email="maintainers@lepton-perception.dev",

@@ -16,7 +16,7 @@ import os
 import queue
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,11 +139,22 @@ def run_serial(jobs: list[Job], work: Work, progress: Progress, threads: int = 0
         yield work(job, progress.event)
 
 
+def _context(preload: Sequence[str]) -> Any:
+    """Workers forked from a fork server that imported ``preload`` once: no worker re-imports torch, ROS
+    and the runner (seconds each), and none inherits the driver's threads, queues or CUDA state (the
+    server is a fresh single-threaded interpreter). Spawn where there is no fork server."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(list(preload))
+    return ctx
+
+
 def run_local(
-    jobs: list[Job], work: Work, progress: Progress, workers: int, threads: int
+    jobs: list[Job], work: Work, progress: Progress, workers: int, threads: int, preload: Sequence[str] = ()
 ) -> Iterator[dict[str, Any]]:
-    """A spawn process pool: a fresh interpreter per worker (no forked CUDA/ROS state)."""
-    ctx = mp.get_context("spawn")
+    """A process pool of ``workers``, each limited to ``threads`` CPU threads."""
+    ctx = _context(preload)
     q = ctx.Queue()
     pool = cf.ProcessPoolExecutor(
         workers, mp_context=ctx, initializer=_init_pool_worker, initargs=(q, threads)

@@ -13,7 +13,7 @@ import sys
 
 # command group -> modules registering sub-commands in it ("" = top level).
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "": ("detect", "process", "demo", "export"),
+    "": ("detect", "process", "demo", "export", "report"),
     "bag": ("bag",),
     "eval": ("eval_detection", "eval_tracking", "eval_geometry", "eval_prediction"),
     "bench": ("bench_detector", "bench_tracker", "bench_predictor", "bench_node"),

@@ -53,6 +53,12 @@ from lepton_perception.tools.process import Options, load_config, make_runner, p
 # Detector fields that change speed or local caches, never the outputs' meaning: not in the output key.
 _RUNTIME_ONLY = ("cpu_threads", "trt_cache_dir", "model_path")
 REPORT_EVERY_FRAMES = 5
+# Imported once by the local pool's fork server, before it forks the workers.
+PRELOAD = (
+    "lepton_perception.tools.process_fleet",
+    "lepton_perception.ros.runner",
+    "lepton_perception.ros.bag",
+)
 
 
 # --- output key ---------------------------------------------------------------------------------------
@@ -240,7 +246,7 @@ def _executor(
         ), "ray"
     if workers == 1:
         return run_serial(jobs, process_job, progress, threads), "serial"
-    return run_local(jobs, process_job, progress, workers, threads), f"local x{workers}"
+    return run_local(jobs, process_job, progress, workers, threads, PRELOAD), f"local x{workers}"
 
 
 def run_fleet_cli(args: argparse.Namespace) -> int:
