@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lepton_perception.fleet.safety import UserError
+
 Report = Callable[[tuple[Any, ...]], None]
 Work = Callable[[Any, Report], dict[str, Any]]
 
@@ -195,8 +197,10 @@ def crashed(job: Job, error: str) -> dict[str, Any]:
 
 def ray_init(address: str) -> None:
     """``local``: start a Ray instance here; ``auto``: the running cluster; ``ray://host:port``: remote."""
-    import ray
-
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--ray needs the ray package: pip install 'lepton_perception[fleet]'") from None
     if ray.is_initialized():
         return
     if address == "local":
