@@ -256,10 +256,11 @@ def run_fleet_cli(args: argparse.Namespace) -> int:
         j.index: {**crashed(j, ""), "status": "pending", "error": None} for j in jobs
     }
     t0 = time.perf_counter()
-    last_write = 0.0
+    write_manifest(out, settings, list(results.values()))  # every input listed as pending from the start
+    last_write = time.perf_counter()
+    iterator: Any = None
     try:
-        iterator, mode = _executor(args, jobs, progress, workers, threads)
-        settings["executor"] = mode
+        iterator, settings["executor"] = _executor(args, jobs, progress, workers, threads)
         for result in iterator:
             results[result["index"]] = result
             progress.finished(result)
@@ -267,6 +268,9 @@ def run_fleet_cli(args: argparse.Namespace) -> int:
                 write_manifest(out, settings, list(results.values()))
                 last_write = time.perf_counter()
     finally:
+        if iterator is not None:
+            iterator.close()  # stops the workers now (on Ctrl-C/SIGTERM too), not at garbage collection
+        remove_stale_staging(out)  # what stopped workers were building
         progress.close()
         settings["wall_s"] = round(time.perf_counter() - t0, 3)
         write_manifest(out, settings, list(results.values()))

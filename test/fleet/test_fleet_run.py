@@ -183,3 +183,45 @@ def test_run_dir_of_the_user_is_refused(
     inside = recordings["a"] / "runs"
     assert main(["process", str(recordings["a"]), "--out-dir", str(inside)]) == 2
     assert not inside.exists()
+
+
+def test_interrupted_run_keeps_finished_recordings_and_resumes(tmp_path: Path, shared: Path) -> None:
+    """SIGINT after the first recording: exit 130, no traceback, no staging left; the rerun skips the
+    finished recording and does the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    video = shared / VIDEO_REL
+    first = write_bag(tmp_path / "in" / "first", read_frames(video, 0, 3))
+    write_bag(tmp_path / "in" / "second", read_frames(video, 10, 40))
+    out = tmp_path / "run"
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    argv = ["process", str(tmp_path / "in" / "*"), "--out-dir", str(out), "--jobs", "1", "--no-progress"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lepton_perception.tools.cli", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob("first-*/lepton_output.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert not list(out.glob(".*"))  # the unfinished recording's staging is gone
+    statuses = {
+        Path(r["input"]).name: r["status"]
+        for r in json.loads((out / "manifest.json").read_text())["recordings"]
+    }
+    assert statuses["second"] == "pending"
+    rows = _run([str(tmp_path / "in" / "*")], out, "--jobs", "1")
+    assert {k: v["status"] for k, v in rows.items()} == {"first": "skipped", "second": "done"}
+    assert rows["second"]["frames"] == 40 and first.is_dir()
