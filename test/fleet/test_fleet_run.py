@@ -141,6 +141,22 @@ def test_ray_run_matches_serial(serial_run: tuple[Path, list[str]], tmp_path: Pa
     assert rows["bad"]["error"] == serial_rows["bad"]["error"]
 
 
+def test_local_pool_matches_serial(serial_run: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """The default executor: 2 forked workers of 1 thread each."""
+    out_serial, inputs = serial_run
+    rows = _run(inputs, tmp_path / "pool", "--jobs", "2", "--threads", "1")
+    serial_rows = {
+        Path(r["input"]).name: r for r in json.loads((out_serial / "manifest.json").read_text())["recordings"]
+    }
+    ours, theirs = _outputs(tmp_path / "pool", rows), _outputs(out_serial, serial_rows)
+    assert ours.keys() == theirs.keys() == {"a", "b", "c.avi"}
+    for name in ours:
+        assert ours[name][0].equals(theirs[name][0]) and ours[name][1].equals(theirs[name][1]), name
+        assert ours[name][2] == theirs[name][2], name
+    assert len({r["worker"] for r in rows.values()}) == 2  # really two processes
+    assert json.loads((tmp_path / "pool" / "manifest.json").read_text())["executor"] == "local x2"
+
+
 def test_rerun_skips_and_changed_parameter_redoes(serial_run: tuple[Path, list[str]], tmp_path: Path) -> None:
     out, inputs = serial_run
     before = {r: (out / r / "tracked_objects.parquet").read_bytes() for r in _names(out)}
