@@ -58,3 +58,17 @@ def test_full_hash_sees_what_sampling_skips(tmp_path: Path) -> None:
     two.write_bytes(bytes(edited))
     assert content_hash(one, "full") != content_hash(two, "full")
     assert content_hash(one, "sampled") == content_hash(two, "sampled")  # documented blind spot
+
+
+def test_fleet_package_imports_no_ros() -> None:
+    """The orchestration runs where ROS is not installed (a Ray head node): no rclpy or *_msgs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lepton_perception.fleet.run, lepton_perception.fleet.inputs, "
+        "lepton_perception.fleet.safety, lepton_perception.fleet.manifest, lepton_perception.fleet.tables; "
+        "bad = [m for m in sys.modules if m.startswith('rclpy') or m.endswith('_msgs')]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
