@@ -192,20 +192,21 @@ def _one_line(exc: BaseException) -> str:
 
 
 # --- one recording through the runner --------------------------------------------------------------
-_MODELS: dict[str, tuple[Any, Any]] = {}  # per process: detector and predictor, loaded once
+_DETECTORS: dict[str, Any] = {}  # per process: the loaded detector, by its config
 
 
 def make_runner(config: Any) -> Any:
-    """A fresh runner (new trackers) over this process's cached detector and predictor."""
-    from lepton_perception.core.detection import create_detector
-    from lepton_perception.core.prediction.predictor import RnnTrajectoryPredictor
+    """A fresh runner (new trackers, new predictor: no state from another recording) over this
+    process's detector, loaded once per process and configuration (the detector holds no per-recording
+    state; loading it is the expensive part)."""
     from lepton_perception.ros.runner import PerceptionRunner
 
-    key = json.dumps([dataclasses.asdict(config.detector), dataclasses.asdict(config.predictor)], default=str)
-    if key not in _MODELS:
-        _MODELS[key] = (create_detector(config.detector), RnnTrajectoryPredictor(config.predictor))
-    detector, predictor = _MODELS[key]
-    return PerceptionRunner(config, detector=detector, predictor=predictor)
+    key = json.dumps(dataclasses.asdict(config.detector), sort_keys=True, default=str)
+    if key in _DETECTORS:
+        return PerceptionRunner(config, detector=_DETECTORS[key])
+    runner = PerceptionRunner(config)
+    _DETECTORS[key] = runner.detector
+    return runner
 
 
 class _VideoSink:
@@ -256,8 +257,8 @@ def _record_output(runner: Any, output: Any, msg: Any, ctx: dict[str, Any], stat
 
     key, ns, writer, tables, video = ctx["key"], ctx["ns"], ctx["writer"], ctx["tables"], ctx["video"]
     t_ns = conv.time_to_ns(msg.header.stamp)
-    for name, out_msg in output.messages.items():
-        writer.write(f"{ns}/{name}" if name == "markers" else f"{ns}/{key}/{name}", out_msg, t_ns)
+    for topic, out_msg in _topic_messages(output, key):
+        writer.write(f"{ns}/{topic}", out_msg, t_ns)
     res = output.result
     stats.detections += len(res.detections)
     stats.track_ids.update((key, t.track_id) for t in res.tracks if t.state.name in ("CONFIRMED", "COASTING"))
@@ -269,8 +270,14 @@ def _record_output(runner: Any, output: Any, msg: Any, ctx: dict[str, Any], stat
         cam = runner.cameras[key]
         ids = FrameIds(ctx["recording"], key, index, t_ns, runner.config.io.target_frame, msg.header.frame_id)
         tables.add(ids, res, _uuid_fn(key, cam.epoch_ns))
-    if "annotated_image" in output.messages:
-        video.write(output.messages["annotated_image"])
+    annotated = output.messages.get("annotated_image")
+    if annotated is not None:
+        video.write(annotated)
+
+
+def _topic_messages(output: Any, key: str) -> list[tuple[str, Any]]:
+    """The runner's output messages with their topic below the node namespace (the node's names)."""
+    return [(name if name == "markers" else f"{key}/{name}", m) for name, m in output.messages.items()]
 
 
 def _drive(
