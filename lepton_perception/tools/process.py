@@ -113,7 +113,15 @@ def load_config(params: list[str]) -> Any:
     try:
         return config_from_values(values)
     except (ValueError, TypeError, KeyError) as exc:
-        raise UserError(f"invalid parameters: {exc}") from None
+        raise ParamsError(str(exc).split("; ")) from None
+
+
+class ParamsError(UserError):
+    """Parameter problems, reported as the node reports them: one ``invalid parameter: ...`` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.lines = [f"invalid parameter: {p}" for p in problems]
 
 
 # --- reading a recording ---------------------------------------------------------------------------
@@ -466,6 +474,9 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM cleans up like Ctrl-C
     try:
         return _run(args)
+    except ParamsError as exc:
+        print("\n".join(exc.lines), file=sys.stderr)
+        return EXIT_USER_ERROR
     except UserError as exc:
         print(f"lepton process: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

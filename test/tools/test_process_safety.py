@@ -257,3 +257,17 @@ def test_kill_and_signals_leave_no_half_written_bag(tmp_path: Path, shared: Path
         assert not out.exists()
         assert not list(tmp_path.glob(f".{out.name}.*"))
     assert tree_bytes(src) == src_before
+
+
+def test_params_file_problems_are_the_nodes_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Checked before the input is even looked at; the same wording as the node, one line per problem."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("/**:\n  ros__parameters:\n    tracker:\n      max_coast_seconds: 1.0\n")
+    capsys.readouterr()
+    assert (
+        main(["process", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "--params", str(bad)]) == 2
+    )
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all(ln.startswith("invalid parameter: ") for ln in lines)
+    assert any("tracker.max_coast_seconds" in ln for ln in lines)
+    assert not (tmp_path / "o").exists()
