@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -209,7 +210,20 @@ def _gpus_per_task(args: argparse.Namespace, config: Any) -> float:
     return 0.0
 
 
+def check_ray_address(address: str | None) -> None:
+    """``--ray`` takes an optional value, so ``--ray INPUT ...`` would read INPUT as the address."""
+    if address is None or address in ("local", "auto") or address.startswith("ray://"):
+        return
+    if re.fullmatch(r"[\w.-]+:\d+", address):  # host:port of a cluster's GCS
+        return
+    raise UserError(
+        f"--ray {address}: not local, auto, ray://host:port or host:port "
+        "(put --ray after the inputs, or write --ray=ADDRESS)"
+    )
+
+
 def _plan(args: argparse.Namespace) -> tuple[Path, list[Job], dict[str, Any], int, int]:
+    check_ray_address(args.ray)
     if args.video_out:
         raise UserError("--video-out takes one input with --out")
     inputs = [p.absolute() for p in expand_inputs(args.inputs, args.inputs_from)]

@@ -9,8 +9,9 @@ import os
 
 import pytest
 
+from lepton_perception.fleet.safety import UserError
 from lepton_perception.ros.params import NodeConfig
-from lepton_perception.tools.process_fleet import _gpus_per_task, _parallelism
+from lepton_perception.tools.process_fleet import _gpus_per_task, _parallelism, check_ray_address
 
 
 def _args(**kw: object) -> argparse.Namespace:
@@ -48,3 +49,10 @@ def test_gpu_request_follows_the_detector_device(device: str, explicit: float | 
     config = NodeConfig()
     config = dataclasses.replace(config, detector=dataclasses.replace(config.detector, device=device))
     assert _gpus_per_task(_args(gpus_per_task=explicit), config) == want
+
+
+def test_ray_address_forms() -> None:
+    for ok in (None, "local", "auto", "ray://head:10001", "10.0.0.5:6379", "head-node:6379"):
+        check_ray_address(ok)
+    with pytest.raises(UserError, match=r"^--ray /data/drive1: not local, auto"):
+        check_ray_address("/data/drive1")  # `--ray /data/drive1 ...`: an input taken as the address
