@@ -25,6 +25,8 @@ setup(
         ("share/" + package_name + "/models", _models),
     ],
     install_requires=["setuptools"],
+    # pip install lepton_perception[fleet]: lepton process --ray (pyarrow/pandas are in requirements.txt).
+    extras_require={"fleet": ["ray==2.60.0"]},
     zip_safe=False,
     maintainer="lepton_perception maintainers",
     maintainer_email="maintainers@lepton-perception.dev",

@@ -31,6 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("", "demo", "demo", "main job: PETS 2009 video -> bag -> live ROS graph -> outputs", True),
     Command("", "export", "export", "export the torch detector to TorchScript or ONNX"),
     Command("", "quantize", "quantize", "build (or find in the cache) the int8 detector model"),
+    Command("", "report", "report", "markdown report with plots over a lepton process --out-dir run"),
     Command("", "soak", "soak", "memory soak: many frames through the live node, RSS growth", True),
     Command("bag", "from-video", "bag", "turn a video into a bag of Image + CameraInfo", True),
     Command("bag", "info", "bag", "topics, types, counts and duration of a bag", True),
