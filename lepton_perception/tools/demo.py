@@ -49,6 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _is_fused(topic: str) -> bool:
+    """``NS/objects``, ``NS/tracked_objects``: the fused list, not a camera's own (``NS/KEY/...``)."""
+    return topic.rsplit("/", 1)[0] == NS
+
+
 class _Answers:
     """Collects what the node publishes; lets the player wait for the answer to a given frame."""
 
@@ -58,8 +63,12 @@ class _Answers:
         self.video_path, self.fps = video_path, fps
         self.writer: cv2.VideoWriter | None = None
         self.frames_written = 0
-        self.track_ids: set[bytes] = set()  # UUIDs of confirmed tracks
+        self.track_ids: set[bytes] = set()  # UUIDs of the camera's confirmed tracks
         self.paths = 0
+        # The fused list of all cameras (``objects`` / ``tracked_objects``): counted apart, so the
+        # camera's figures stay comparable with single-camera runs.
+        self.fused_ids: set[bytes] = set()
+        self.fused_paths = 0
         self.last_diag: dict[str, str] = {}
 
     def on_message(self, topic: str, msg: Any) -> None:
@@ -69,9 +78,14 @@ class _Answers:
                 self.answered.add(conv.time_to_ns(msg.header.stamp))
                 self.cond.notify_all()
         elif isinstance(msg, TrackedObjects):
-            self.track_ids.update(bytes(o.object_id.uuid) for o in msg.objects)
+            ids = self.fused_ids if _is_fused(topic) else self.track_ids
+            ids.update(bytes(o.object_id.uuid) for o in msg.objects)
         elif isinstance(msg, PredictedObjects):
-            self.paths += sum(len(o.kinematics.predicted_paths) for o in msg.objects)
+            n = sum(len(o.kinematics.predicted_paths) for o in msg.objects)
+            if _is_fused(topic):
+                self.fused_paths += n
+            else:
+                self.paths += n
         elif isinstance(msg, DiagnosticArray):
             for st in msg.status:  # the camera's status (the node's comes first)
                 if st.name.endswith(": node"):
@@ -172,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         "detections": int(answers.last_diag.get("detections_total", 0)),
         "confirmed_tracks": len(answers.track_ids),
         "predicted_paths": answers.paths,
+        "fused_objects": len(answers.fused_ids),
+        "fused_predicted_paths": answers.fused_paths,
         "stage_ms": {k: float(v) for k, v in answers.last_diag.items() if k.endswith("_ms_p50")},
         "wall_s": round(wall_s, 1),
         "output_bag": str(out_bag),
