@@ -19,7 +19,9 @@ stamp) reads as:
 6. ``is_stationary`` from the fused speed with hysteresis: an object becomes stationary below
    ``stationary_enter_mps``, or below ``stationary_exit_mps`` when its velocity is not significantly
    different from zero (squared Mahalanobis distance under ``stationary_chi2``); it moves again above
-   ``stationary_exit_mps`` with a significant velocity.
+   ``stationary_exit_mps`` with a significant velocity. A stationary object publishes its velocity
+   weighted by the probability that it differs from zero (chi^2 CDF of that distance), so filter
+   noise on a parked object is not published as motion; the filter state is unchanged.
 
 Ids are per ``ObjectFusion`` instance. Positions are in whatever frame the tracks are in (``odom`` with
 ego poses, ``base_link`` without); the caller names it.
@@ -397,7 +399,29 @@ class ObjectFusion:
         hist = np.array(obj.history, dtype=np.float64).reshape(-1, 3)
         return FusedObject(
             object_id=obj.object_id, class_id=obj.class_id, stamp_s=stamp_s,
-            ground=GroundState(obj.x[:2].copy(), obj.x[2:].copy(), obj.P.copy()),
+            ground=GroundState(obj.x[:2].copy(), _published_velocity(obj), obj.P.copy()),
             is_stationary=obj.stationary, cameras=cameras, age_s=stamp_s - obj.first_s,
             time_since_update_s=stamp_s - obj.last_seen_s, score=obj.score, history=hist,
         )  # fmt: skip
+
+
+def _published_velocity(obj: _Object) -> F64:
+    """A moving object's filtered velocity; a stationary one's weighted by its significance.
+
+    Only stationary objects are shrunk: a young moving object's velocity is also not yet
+    significant, and shrinking it costs the moving speed error more than it gains.
+    """
+    v = obj.x[2:].copy()
+    return _significant_velocity(v, obj.P[2:, 2:]) if obj.stationary else v
+
+
+def _significant_velocity(v_mps: F64, cov_m2ps2: F64) -> F64:
+    """The velocity (2,) weighted by the probability that it differs from zero given its covariance.
+
+    The weight is the chi^2 (2 dof) CDF of the squared Mahalanobis distance of ``v`` from zero,
+    ``1 - exp(-d2 / 2)``: a clearly moving object keeps its velocity (weight -> 1), while a parked or
+    young object whose filtered velocity is within its own noise is published near zero instead of
+    at the noise's magnitude. The filter state itself is not changed.
+    """
+    d2 = float(v_mps @ np.linalg.solve(cov_m2ps2 + 1e-6 * np.eye(2), v_mps))
+    return v_mps * (1.0 - np.exp(-0.5 * d2))

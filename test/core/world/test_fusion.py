@@ -131,6 +131,21 @@ def test_position_still_over_the_baseline_is_stationary(step_m: float, stationar
     assert got[-1] is stationary_at_end
 
 
+@pytest.mark.parametrize(
+    ("speed_mps", "shrunk"),
+    [(0.3, True), (0.9, True), (3.0, False)],  # 0.3, 0.9: stationary; 3.0: moving, published as is
+)
+def test_stationary_velocity_is_weighted_by_its_significance(speed_mps: float, shrunk: bool) -> None:
+    fusion = ObjectFusion(FusionConfig(stationary_enter_mps=1.0, stationary_exit_mps=1.2))
+    out = fusion.update({"front": [track(1, (10.0, 0.0), (speed_mps, 0.0))]}, 0.0)[0]
+    v = out.ground.velocity_mps
+    assert out.is_stationary is shrunk
+    assert v[1] == 0.0 and 0.0 <= v[0] <= speed_mps  # same direction, never amplified
+    # The fused velocity covariance is the track's (0.5 m/s std): d2 = (speed / 0.5)^2.
+    weight = 1.0 - np.exp(-0.5 * (speed_mps / 0.5) ** 2) if shrunk else 1.0
+    assert v[0] == pytest.approx(speed_mps * weight, rel=0.05)
+
+
 def test_time_going_backwards_is_an_error() -> None:
     fusion = ObjectFusion()
     fusion.update({}, 1.0)
