@@ -13,11 +13,9 @@ description, no range beyond "a finite number >= 0", live only where the group s
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import enum
 import math
-import os
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +31,10 @@ from lepton_perception.core.prediction.config import PredictorConfig
 from lepton_perception.core.schema import meta_of, param
 from lepton_perception.core.tracking.config import TrackerConfig
 from lepton_perception.core.world.config import WorldConfig
+from lepton_perception.paths import MODEL_FILE, MODEL_PLACES, resolve_default_model
 from lepton_perception.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
 
 NODE_NAME = "lepton_perception"
-MODEL_FILE = "yolox_nano.onnx"
-_MODEL_PLACES = "$LEPTON_SHARED/models, the package share or ../shared"
 
 
 @dataclass(frozen=True)
@@ -108,27 +105,6 @@ def camera_key(namespace: str) -> str:
     """``/cams/front`` -> ``cams_front``: the camera's name in parameters, topics and tracks."""
     key = namespace.strip("/").replace("/", "_")
     return key or "camera"
-
-
-# --- the default model: resolved once, never relative to the working directory ----------------------
-def model_candidates() -> list[Path]:
-    """Where the default detector weights are looked for, in order."""
-    out: list[Path] = []
-    if env := os.environ.get("LEPTON_SHARED"):
-        out.append(Path(env) / "models" / MODEL_FILE)
-    # An installed package (colcon build next to ../shared) ships the model in its share directory.
-    with contextlib.suppress(ImportError, LookupError):
-        from ament_index_python.packages import get_package_share_directory
-
-        out.append(Path(get_package_share_directory(NODE_NAME)) / "models" / MODEL_FILE)
-    out.append(Path(__file__).resolve().parents[3] / "shared" / "models" / MODEL_FILE)  # source tree
-    return out
-
-
-def resolve_default_model() -> str:
-    """The first existing candidate; if none exists, the first one (the load error names it)."""
-    candidates = model_candidates()
-    return str(next((p for p in candidates if p.is_file()), candidates[0]))
 
 
 # --- parameter specs, generated from the dataclass fields -------------------------------------------
@@ -392,7 +368,7 @@ def _emit(node: dict[str, Any], indent: int, lines: list[str]) -> None:
         if value.name == "detector.model_path":  # "" = resolved at start-up (never the working dir)
             default, comment = (
                 "",
-                f'YOLOX ONNX weights; "" = {MODEL_FILE} from {_MODEL_PLACES}',
+                f'YOLOX ONNX weights; "" = {MODEL_FILE} from {MODEL_PLACES}',
             )
         lines.append(" " * indent + f"{key}: {_yaml_scalar(default)}" + (f"  # {comment}" if comment else ""))
 
