@@ -35,6 +35,13 @@ def report_from_json(data: dict[str, Any]) -> Report:
     return Report(benches, data.get("machine", {}))
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _plt() -> Any:
     import matplotlib
 
@@ -117,10 +124,7 @@ def _plot_throughput(rows: list[dict[str, Any]], path: Path) -> Path:
     ax.set_xticks(sorted({r["batch"] for r in rows}))
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _stacked(ax: Any, labels: list[str], stages: list[dict[str, float]], names: list[str]) -> None:
@@ -141,10 +145,7 @@ def _plot_detector_stages(rows: list[dict[str, Any]], path: Path) -> Path:
     _stacked(ax, [_label(r) for r in b1], [r["stages_ms_p50"] for r in b1], list(STAGES))
     ax.set_xlabel("ms per call, batch 1 (stage medians)")
     ax.set_title("Detector latency by stage")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _plot_speedup(speedup: dict[str, dict[str, Any]], path: Path) -> Path:
@@ -160,10 +161,7 @@ def _plot_speedup(speedup: dict[str, dict[str, Any]], path: Path) -> Path:
     ax.set_xlabel("fp32 onnxruntime p50 / run p50 (dots: repeats)")
     ax.set_title("int8 and torch vs fp32 onnxruntime, paired")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _plot_node_stages(stages: dict[str, dict[str, float]], path: Path) -> Path:
@@ -175,10 +173,7 @@ def _plot_node_stages(stages: dict[str, dict[str, float]], path: Path) -> Path:
     _stacked(ax, list(stages), list(stages.values()), names)
     ax.set_xlabel("ms per cycle (stage medians)")
     ax.set_title("Node cycle by stage")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
