@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lepton_perception.fleet.safety import UserError
+from lepton_perception.fleet.stop import check as check_stop
 
 BAG_STORAGE_SUFFIXES = (".mcap", ".db3")
 CHUNK = 1 << 20  # bytes read per call while hashing
@@ -91,6 +92,7 @@ def _hash_file(h: hashlib._Hash, path: Path, sampled: bool) -> None:
     with path.open("rb") as f:
         if not sampled or size <= (SAMPLES + 2) * CHUNK:
             while chunk := f.read(CHUNK):
+                check_stop()
                 h.update(chunk)
             return
         # First, last and SAMPLES evenly spaced chunks: cheap on huge files, misses same-size edits

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lepton_perception.fleet.safety import UserError
+from lepton_perception.fleet.stop import check as check_stop
 
 Report = Callable[[tuple[Any, ...]], None]
 Work = Callable[[Any, Report], dict[str, Any]]
@@ -138,6 +139,7 @@ def _drain(q: Any, progress: Progress) -> None:
 def run_serial(jobs: list[Job], work: Work, progress: Progress, threads: int = 0) -> Iterator[dict[str, Any]]:
     limit_threads(threads)
     for job in jobs:
+        check_stop()
         yield work(job, progress.event)
 
 
@@ -165,6 +167,7 @@ def run_local(
         pending = {pool.submit(_pool_task, work, job): job for job in jobs}
         while pending:
             done, _ = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            check_stop()
             _drain(q, progress)
             for fut in done:
                 job = pending.pop(fut)
@@ -230,6 +233,7 @@ def run_ray(
     try:
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1, timeout=0.2)
+            check_stop()
             _drain(q, progress)
             for ref in done:
                 job = refs.pop(ref)

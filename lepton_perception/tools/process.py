@@ -19,14 +19,12 @@ import argparse
 import dataclasses
 import json
 import logging
-import signal
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -46,6 +44,7 @@ from lepton_perception.fleet.safety import (
     staging_path,
     write_marker,
 )
+from lepton_perception.fleet.stop import check as check_stop
 from lepton_perception.tools.common import print_json
 
 log = logging.getLogger(__name__)
@@ -316,6 +315,7 @@ def _drive(
     suffix = _suffix(runner.config)
     stats = _Stats()
     for topic, msg in messages:
+        check_stop()
         if _feed_world(runner, topic, msg):
             continue
         key = cams.get(topic.rsplit("/", 2 if topic.endswith("/compressed") else 1)[0])
@@ -485,14 +485,12 @@ class _FrameBar:
 
 
 # --- command line ------------------------------------------------------------------------------------
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace) -> int:
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM cleans up like Ctrl-C
+    from lepton_perception.fleet.stop import stop_requests
+
     try:
-        return _run(args)
+        with stop_requests():  # Ctrl-C and SIGTERM stop at the next frame (fleet/stop.py)
+            return _run(args)
     except ParamsError as exc:
         print("\n".join(exc.lines), file=sys.stderr)
         return EXIT_USER_ERROR
@@ -502,8 +500,6 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("lepton process: interrupted; unfinished outputs removed, finished ones kept", file=sys.stderr)
         return EXIT_INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace) -> int:
