@@ -17,7 +17,9 @@ then rename), so two processes quantising at once both end with a complete file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -391,12 +393,6 @@ def quantize(
     import onnx
     from onnxruntime import quantization as q
 
-    fmt = {"qdq": q.QuantFormat.QDQ, "qoperator": q.QuantFormat.QOperator}[settings.quant_format]
-    method = {
-        "minmax": q.CalibrationMethod.MinMax,
-        "entropy": q.CalibrationMethod.Entropy,
-        "percentile": q.CalibrationMethod.Percentile,
-    }[settings.calibration]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lepton-quant-", dir=out_path.parent) as tmp:
         pre, input_name = _float_graph(model_path, Path(tmp))
@@ -404,23 +400,40 @@ def quantize(
         graph, exclude = fuse_float_silus(graph, fp32_nodes(graph, settings.keep_fp32))
         onnx.save(graph, str(pre))
         staged = Path(tmp) / "int8.onnx"
-        q.quantize_static(
-            str(pre),
-            str(staged),
-            _Reader(input_name, images, size),
-            quant_format=fmt,
-            per_channel=settings.per_channel,
-            reduce_range=settings.reduce_range,
-            activation_type=q.QuantType.QUInt8,  # u8 activations x s8 weights: the VNNI/AVX-512 kernels
-            weight_type=q.QuantType.QInt8,
-            nodes_to_exclude=exclude,
-            calibrate_method=method,
-            extra_options={
-                "CalibPercentile": settings.percentile,
-                "CalibMovingAverage": settings.moving_average,
-            },
-        )
+        # The calibrators print progress to stdout, which would corrupt `--json` output and a node's
+        # stdout; it goes to the debug log instead.
+        chatter = io.StringIO()
+        with contextlib.redirect_stdout(chatter):
+            _quantize_static(q, pre, staged, _Reader(input_name, images, size), settings, exclude)
+        log.debug("onnxruntime quantiser: %s", chatter.getvalue().strip())
         os.replace(staged, out_path)
+
+
+def _quantize_static(
+    q: Any, src: Path, dst: Path, reader: CalibrationDataReader, settings: QuantSettings, exclude: list[str]
+) -> None:
+    fmt = {"qdq": q.QuantFormat.QDQ, "qoperator": q.QuantFormat.QOperator}[settings.quant_format]
+    method = {
+        "minmax": q.CalibrationMethod.MinMax,
+        "entropy": q.CalibrationMethod.Entropy,
+        "percentile": q.CalibrationMethod.Percentile,
+    }[settings.calibration]
+    q.quantize_static(
+        str(src),
+        str(dst),
+        reader,
+        quant_format=fmt,
+        per_channel=settings.per_channel,
+        reduce_range=settings.reduce_range,
+        activation_type=q.QuantType.QUInt8,  # u8 activations x s8 weights: the VNNI/AVX-512 kernels
+        weight_type=q.QuantType.QInt8,
+        nodes_to_exclude=exclude,
+        calibrate_method=method,
+        extra_options={
+            "CalibPercentile": settings.percentile,
+            "CalibMovingAverage": settings.moving_average,
+        },
+    )
 
 
 @dataclass(frozen=True)

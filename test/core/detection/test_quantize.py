@@ -154,13 +154,14 @@ def test_missing_calibration_video_is_a_clear_error(model_path, tmp_path):
 
 
 def test_int8_detector_built_once_then_cached_and_close_to_fp32(
-    model_path, images, ort_detector, tmp_path, caplog
+    model_path, images, ort_detector, tmp_path, caplog, capsys
 ):
     calib = CalibrationSet(video_frames=6)
     with caplog.at_level(logging.INFO):
         first = ensure_int8_model(model_path, 416, calib=calib, cache_dir=tmp_path)
         again = ensure_int8_model(model_path, 416, calib=calib, cache_dir=tmp_path)
     assert first.built and not again.built and first.path == again.path
+    assert capsys.readouterr().out == ""  # the calibrators' progress prints do not reach stdout
     assert "not cached: quantising" in caplog.text and "int8 model from cache" in caplog.text
     int8 = onnx.load(str(first.path))
     assert sum(n.op_type == "QuantizeLinear" for n in int8.graph.node) > 50
