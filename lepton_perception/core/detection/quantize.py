@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 #     everything after them (sigmoids, the concat of boxes with probabilities, reshape, transpose);
 #   "resize": the neck's nearest-neighbour upsampling.
 #   "head": the whole decoupled head: "head_preds" and the convs that feed only it (stems, cls/reg convs).
-#   "depthwise": the 3x3 depthwise convs and their SiLUs (onnxruntime's int8 depthwise kernel is slower
-#     than its fp32 one on AVX-512, docs/detector.md);
+#   "depthwise": the 3x3 depthwise convs, their SiLUs and the SiLUs feeding only them (onnxruntime's
+#     int8 depthwise kernel is slower than its fp32 one on AVX-512, docs/detector.md);
 #   "silu": every conv's SiLU (Sigmoid + Mul): the convs stay int8, the activations run in float.
 FP32_ROLES = ("stem", "head_preds", "head", "resize", "depthwise", "silu")
 
@@ -66,9 +66,10 @@ class QuantSettings:
     two fixed rules says so, not where a benchmark frame happens to improve:
     * accuracy: the stem (raw pixel input) and the prediction layers (log-space box offsets, logits);
     * speed: every op type whose int8 kernel the onnxruntime profile shows slower than its float kernel
-      on this CPU class: the depthwise convs (1.5-1.8x slower in int8) and the SiLUs (two int8 passes,
-      ``QLinearSigmoid`` + ``QLinearMul``, 2-2.3x the fused float ``QuickGelu``).
-    What stays int8 are the dense (1x1 and 3x3) convs, where the VNNI kernels are 2.2-2.7x faster.
+      on this CPU class (``lepton quantize --profile-runs``): the depthwise convs (1.8-2.3x slower in
+      int8) and the SiLUs (two int8 passes, ``QLinearSigmoid`` + ``QLinearMul``: 1.9-2.0x the fused
+      float ``QuickGelu``).
+    What stays int8 are the dense 1x1 convs, where the VNNI kernels are 2.3-2.5x faster.
     """
 
     quant_format: Literal["qdq", "qoperator"] = "qdq"
