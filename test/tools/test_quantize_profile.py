@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import onnx
@@ -60,3 +61,31 @@ def test_profile_counts_every_conv_of_the_float_model(fp32):
     res = qp.profile({"a": fp32.SerializeToString()}, qp.conv_roles(fp32), 416, runs=2)["a"]
     assert {"stem conv", "depthwise conv", "dense conv", "SiLU"} <= set(res)
     assert all(v >= 0 for v in res.values()) and sum(res.values()) > 0
+
+
+def test_quantize_command_profiles_and_prints_json(monkeypatch, tmp_path, capsys, fp32):
+    """The command's glue: both models it builds are profiled and the table and bound come out as JSON.
+
+    Quantising is replaced by a float copy (its own tests build real int8 models); what is checked here
+    is that the command profiles what it built and reports it on a clean stdout.
+    """
+    from lepton_perception.core.detection.onnx_backend import make_batch_dynamic
+    from lepton_perception.core.detection.quantize import Int8Model
+    from lepton_perception.tools import cli
+    from lepton_perception.tools import quantize as tool
+
+    path = tmp_path / "m.onnx"
+    onnx.save(make_batch_dynamic(fp32), str(path))
+    path.with_suffix(".json").write_text(json.dumps({"settings": {}, "onnxruntime": "x"}))
+    built = []
+    monkeypatch.setattr(
+        tool, "_build", lambda args, s: built.append(s.keep_fp32) or Int8Model(path, "k", False)
+    )
+    assert cli.main(["quantize", "--profile-runs", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert built == [("stem", "head_preds", "depthwise", "silu"), ()]  # the default, then all quantised
+    kernel = out["profile"]["kernel_ms"]
+    names = {"fp32", "int8, all quantised", "int8, these settings"}
+    assert len(kernel) == 4 and names < set(kernel)
+    assert any(k.startswith("bound") for k in kernel)
+    assert out["profile"]["table"][-1].startswith("| fp32 total / total | 1.00x |")
