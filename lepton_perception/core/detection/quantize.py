@@ -392,7 +392,6 @@ def quantize(
 ) -> None:
     """Write the int8 model of ``model_path`` calibrated on ``images`` (BGR) to ``out_path`` atomically."""
     import onnx
-    from onnxruntime import quantization as q
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lepton-quant-", dir=out_path.parent) as tmp:
@@ -405,14 +404,16 @@ def quantize(
         # stdout; it goes to the debug log instead.
         chatter = io.StringIO()
         with contextlib.redirect_stdout(chatter):
-            _quantize_static(q, pre, staged, _Reader(input_name, images, size), settings, exclude)
+            _quantize_static(pre, staged, _Reader(input_name, images, size), settings, exclude)
         log.debug("onnxruntime quantiser: %s", chatter.getvalue().strip())
         os.replace(staged, out_path)
 
 
 def _quantize_static(
-    q: Any, src: Path, dst: Path, reader: CalibrationDataReader, settings: QuantSettings, exclude: list[str]
+    src: Path, dst: Path, reader: CalibrationDataReader, settings: QuantSettings, exclude: list[str]
 ) -> None:
+    from onnxruntime import quantization as q
+
     fmt = {"qdq": q.QuantFormat.QDQ, "qoperator": q.QuantFormat.QOperator}[settings.quant_format]
     method = {
         "minmax": q.CalibrationMethod.MinMax,
