@@ -5,7 +5,8 @@ The int8 model is a function of three inputs, and its cache file is named by a h
 * the fp32 model file (sha256 of its bytes),
 * the calibration set: the source files (sha256 of the video and each image) and which frames are taken,
 * the quantisation settings (format, per-channel, calibration method, nodes kept in fp32), plus the
-  network input size and the onnxruntime version (its quantiser decides the graph it writes).
+  network input size, the onnxruntime version (its quantiser decides the graph it writes) and
+  ``RECIPE_VERSION`` (this module's own graph rewriting).
 
 Calibration inputs are letterboxed by the runtime's own ``letterbox`` and converted like the runtime's
 input (uint8 HWC BGR -> float32 NCHW 0..255), so the activation ranges are those the detector will see.
@@ -16,11 +17,14 @@ then rename), so two processes quantising at once both end with a complete file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,17 +47,29 @@ log = logging.getLogger(__name__)
 #     everything after them (sigmoids, the concat of boxes with probabilities, reshape, transpose);
 #   "resize": the neck's nearest-neighbour upsampling.
 #   "head": the whole decoupled head: "head_preds" and the convs that feed only it (stems, cls/reg convs).
-FP32_ROLES = ("stem", "head_preds", "head", "resize")
+#   "depthwise": the 3x3 depthwise convs, their SiLUs and the SiLUs feeding only them (onnxruntime's
+#     int8 depthwise kernel is slower than its fp32 one on AVX-512, docs/detector.md);
+#   "silu": every conv's SiLU (Sigmoid + Mul): the convs stay int8, the activations run in float.
+FP32_ROLES = ("stem", "head_preds", "head", "resize", "depthwise", "silu")
+
+# Version of the graph rewriting done here (role definitions, SiLU fusion); part of the cache key, so
+# a changed recipe never reuses a file written by an older one. 2: float SiLUs fused into QuickGelu.
+RECIPE_VERSION = 2
 
 
 @dataclass(frozen=True)
 class QuantSettings:
     """How the model is quantised; every field is part of the cache key.
 
-    Defaults are the measured best for box agreement with fp32 (docs/detector.md, "int8"): plain
-    min/max ranges let rare large activations stretch the scales (64 % of fp32 boxes reproduced);
-    clipping at the 99.99th percentile and keeping the full-resolution stem and the prediction layers
-    in float reproduce ~95 %.
+    Defaults (docs/detector.md, "int8"): ranges clipped at the 99.99th percentile (plain min/max lets
+    rare large activations stretch the scales: 64 % of fp32 boxes reproduced); float kept where one of
+    two fixed rules says so, not where a benchmark frame happens to improve:
+    * accuracy: the stem (raw pixel input) and the prediction layers (log-space box offsets, logits);
+    * speed: every op type whose int8 kernel the onnxruntime profile shows slower than its float kernel
+      on this CPU class (``lepton quantize --profile-runs``): the depthwise convs (1.8-2.3x slower in
+      int8) and the SiLUs (two int8 passes, ``QLinearSigmoid`` + ``QLinearMul``: 1.9-2.0x the fused
+      float ``QuickGelu``).
+    What stays int8 are the dense 1x1 convs, where the VNNI kernels are 2.3-2.5x faster.
     """
 
     quant_format: Literal["qdq", "qoperator"] = "qdq"
@@ -62,7 +78,7 @@ class QuantSettings:
     calibration: Literal["minmax", "entropy", "percentile"] = "percentile"
     percentile: float = 99.99  # "percentile": share of each activation's |values| inside its range, %
     moving_average: bool = False  # "minmax": average the per-image min/max instead of the extremes
-    keep_fp32: tuple[str, ...] = ("stem", "head_preds")  # roles from FP32_ROLES left unquantised
+    keep_fp32: tuple[str, ...] = ("stem", "head_preds", "depthwise", "silu")  # FP32_ROLES left float
 
     def __post_init__(self) -> None:
         unknown = set(self.keep_fp32) - set(FP32_ROLES)
@@ -159,6 +175,7 @@ def cache_key(
     import onnxruntime
 
     manifest = {
+        "recipe": RECIPE_VERSION,
         "model_sha256": sha256_of(model),
         "calibration": calib.fingerprint(),
         "settings": asdict(settings),
@@ -171,28 +188,93 @@ def cache_key(
 
 def fp32_nodes(model: Any, roles: Sequence[str]) -> list[str]:
     """Names of the nodes of the (pre-processed) graph that the ``roles`` keep in float."""
-    nodes = list(model.graph.node)
-    consumers: dict[str, list[Any]] = {}
-    for n in nodes:
-        for name in n.input:
-            consumers.setdefault(name, []).append(n)
+    graph = _Graph(list(model.graph.node))
     keep: list[str] = []
-    if "stem" in roles:  # everything up to and including the first conv's SiLU (Sigmoid + Mul)
-        first_conv = next(i for i, n in enumerate(nodes) if n.op_type == "Conv")
-        act = [c for c in consumers.get(nodes[first_conv].output[0], []) if c.op_type in ("Sigmoid", "Mul")]
-        keep += [n.name for n in nodes[: first_conv + 1]] + [c.name for c in act]
-    if "head_preds" in roles:  # convs not followed by a SiLU's Mul (the prediction layers) and all after
-        preds = [
-            n
-            for n in nodes
-            if n.op_type == "Conv" and not any(c.op_type == "Mul" for c in consumers.get(n.output[0], []))
-        ]
-        keep += [n.name for n in _downstream(preds, consumers)]
-    if "head" in roles:
-        keep += _exclusive_feeders(nodes, consumers, set(fp32_nodes(model, ("head_preds",))))
-    if "resize" in roles:
-        keep += [n.name for n in nodes if n.op_type in ("Resize", "Upsample")]
-    return keep
+    for role in roles:
+        keep += _ROLE_NODES[role](graph)
+    return sorted(set(keep))
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """The node list (graph order) with, per tensor name, the nodes that read it."""
+
+    nodes: list[Any]
+    consumers: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for n in self.nodes:
+            for name in n.input:
+                self.consumers.setdefault(name, []).append(n)
+
+    def users(self, node: Any) -> list[Any]:
+        return [c for out in node.output for c in self.consumers.get(out, [])]
+
+    def silu_of(self, conv: Any) -> list[Any]:
+        """The Sigmoid and Mul of the SiLU ``x * sigmoid(x)`` applied to ``conv``'s output, or []."""
+        users = self.users(conv)
+        sig = [c for c in users if c.op_type == "Sigmoid"]
+        mul = [c for c in users if c.op_type == "Mul" and any(s.output[0] in c.input for s in sig)]
+        return [*sig, *mul] if mul else []
+
+
+def _is_depthwise(node: Any) -> bool:
+    from onnx import helper
+
+    groups = [helper.get_attribute_value(a) for a in node.attribute if a.name == "group"]
+    return node.op_type == "Conv" and bool(groups) and groups[0] > 1
+
+
+def _stem_nodes(g: _Graph) -> list[str]:
+    """Everything up to and including the first conv's SiLU (Sigmoid + Mul)."""
+    first = next(i for i, n in enumerate(g.nodes) if n.op_type == "Conv")
+    return [n.name for n in g.nodes[: first + 1]] + [c.name for c in g.silu_of(g.nodes[first])]
+
+
+def _head_pred_nodes(g: _Graph) -> list[str]:
+    """Convs not followed by a SiLU's Mul (the prediction layers) and every node after them."""
+    preds = [n for n in g.nodes if n.op_type == "Conv" and not any(c.op_type == "Mul" for c in g.users(n))]
+    return [n.name for n in _downstream(preds, g.consumers)]
+
+
+def _head_nodes(g: _Graph) -> list[str]:
+    return _exclusive_feeders(g.nodes, g.consumers, set(_head_pred_nodes(g)))
+
+
+def _depthwise_nodes(g: _Graph) -> list[str]:
+    """The depthwise (grouped) convs with their own SiLUs, and the SiLUs that feed only them.
+
+    A float island costs one dequantise at its entry and one quantise at its exit wherever it starts;
+    starting it before the SiLU that feeds the depthwise conv runs that SiLU as onnxruntime's fused float
+    ``QuickGelu`` instead of two int8 ops (``QLinearSigmoid`` + ``QLinearMul``, slower here).
+    """
+    depthwise = [n for n in g.nodes if _is_depthwise(n)]
+    keep = {m.name for n in depthwise for m in (n, *g.silu_of(n))}
+    for n in g.nodes:
+        silu = g.silu_of(n) if n.op_type == "Conv" else []
+        mul = [m for m in silu if m.op_type == "Mul"]
+        if mul and all(_is_depthwise(c) for c in g.users(mul[0])):
+            keep.update(m.name for m in silu)
+    return sorted(keep)
+
+
+def _silu_nodes(g: _Graph) -> list[str]:
+    """Every SiLU (the Sigmoid and Mul after a conv): the convs stay int8, activations run float."""
+    return [m.name for n in g.nodes if n.op_type == "Conv" for m in g.silu_of(n)]
+
+
+def _resize_nodes(g: _Graph) -> list[str]:
+    return [n.name for n in g.nodes if n.op_type in ("Resize", "Upsample")]
+
+
+_ROLE_NODES = {
+    "stem": _stem_nodes,
+    "head_preds": _head_pred_nodes,
+    "head": _head_nodes,
+    "resize": _resize_nodes,
+    "depthwise": _depthwise_nodes,
+    "silu": _silu_nodes,
+}
 
 
 def _exclusive_feeders(nodes: Sequence[Any], consumers: dict[str, list[Any]], seed: set[str]) -> list[str]:
@@ -223,6 +305,49 @@ def _downstream(start: Sequence[Any], consumers: dict[str, list[Any]]) -> list[A
         for out in node.output:
             todo.extend(consumers.get(out, []))
     return list(seen.values())
+
+
+def fuse_float_silus(model: Any, keep: Sequence[str]) -> tuple[Any, list[str]]:
+    """``model`` with each SiLU kept float (Sigmoid and Mul both in ``keep``) as one ``QuickGelu``.
+
+    onnxruntime fuses ``x * sigmoid(x)`` into its ``QuickGelu`` kernel only when both read the same
+    tensor; inside a quantised graph that tensor comes out of a ``DequantizeLinear``, which the runtime
+    first duplicates per consumer (one DQ per node unit), so the fusion no longer matches and the float
+    SiLU runs as two passes. Fusing here, before quantising, keeps it one pass. The ``QuickGelu`` node
+    takes the Mul's name, so the returned ``keep`` list still names it (the Sigmoids are gone).
+    """
+    from onnx import helper
+
+    keep_set = set(keep)
+    producer = {out: n for n in model.graph.node for out in n.output}
+    uses = Counter(name for n in model.graph.node for name in n.input)
+    fused: dict[str, Any] = {}  # Mul name -> QuickGelu node
+    dropped: set[str] = set()
+    for n in model.graph.node:
+        sig = _silu_sigmoid(n, producer)
+        if sig is None or uses[sig.output[0]] != 1 or not {n.name, sig.name} <= keep_set:
+            continue
+        fused[n.name] = helper.make_node(
+            "QuickGelu", [sig.input[0]], [n.output[0]], name=n.name, domain="com.microsoft", alpha=1.0
+        )
+        dropped.add(sig.name)
+    nodes = [fused.get(n.name, n) for n in model.graph.node if n.name not in dropped]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    if fused and not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return model, sorted(keep_set - dropped)
+
+
+def _silu_sigmoid(mul: Any, producer: dict[str, Any]) -> Any | None:
+    """The Sigmoid of ``mul`` when ``mul`` is ``x * sigmoid(x)``."""
+    if mul.op_type != "Mul" or len(mul.input) != 2:
+        return None
+    for a, b in (mul.input, reversed(mul.input)):
+        sig = producer.get(b)
+        if sig is not None and sig.op_type == "Sigmoid" and sig.input[0] == a:
+            return sig
+    return None
 
 
 class _Reader(CalibrationDataReader):
@@ -267,6 +392,26 @@ def quantize(
 ) -> None:
     """Write the int8 model of ``model_path`` calibrated on ``images`` (BGR) to ``out_path`` atomically."""
     import onnx
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lepton-quant-", dir=out_path.parent) as tmp:
+        pre, input_name = _float_graph(model_path, Path(tmp))
+        graph = onnx.load(str(pre))
+        graph, exclude = fuse_float_silus(graph, fp32_nodes(graph, settings.keep_fp32))
+        onnx.save(graph, str(pre))
+        staged = Path(tmp) / "int8.onnx"
+        # The calibrators print progress to stdout, which would corrupt `--json` output and a node's
+        # stdout; it goes to the debug log instead.
+        chatter = io.StringIO()
+        with contextlib.redirect_stdout(chatter):
+            _quantize_static(pre, staged, _Reader(input_name, images, size), settings, exclude)
+        log.debug("onnxruntime quantiser: %s", chatter.getvalue().strip())
+        os.replace(staged, out_path)
+
+
+def _quantize_static(
+    src: Path, dst: Path, reader: CalibrationDataReader, settings: QuantSettings, exclude: list[str]
+) -> None:
     from onnxruntime import quantization as q
 
     fmt = {"qdq": q.QuantFormat.QDQ, "qoperator": q.QuantFormat.QOperator}[settings.quant_format]
@@ -275,28 +420,22 @@ def quantize(
         "entropy": q.CalibrationMethod.Entropy,
         "percentile": q.CalibrationMethod.Percentile,
     }[settings.calibration]
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="lepton-quant-", dir=out_path.parent) as tmp:
-        pre, input_name = _float_graph(model_path, Path(tmp))
-        exclude = fp32_nodes(onnx.load(str(pre)), settings.keep_fp32)
-        staged = Path(tmp) / "int8.onnx"
-        q.quantize_static(
-            str(pre),
-            str(staged),
-            _Reader(input_name, images, size),
-            quant_format=fmt,
-            per_channel=settings.per_channel,
-            reduce_range=settings.reduce_range,
-            activation_type=q.QuantType.QUInt8,  # u8 activations x s8 weights: the VNNI/AVX-512 kernels
-            weight_type=q.QuantType.QInt8,
-            nodes_to_exclude=exclude,
-            calibrate_method=method,
-            extra_options={
-                "CalibPercentile": settings.percentile,
-                "CalibMovingAverage": settings.moving_average,
-            },
-        )
-        os.replace(staged, out_path)
+    q.quantize_static(
+        str(src),
+        str(dst),
+        reader,
+        quant_format=fmt,
+        per_channel=settings.per_channel,
+        reduce_range=settings.reduce_range,
+        activation_type=q.QuantType.QUInt8,  # u8 activations x s8 weights: the VNNI/AVX-512 kernels
+        weight_type=q.QuantType.QInt8,
+        nodes_to_exclude=exclude,
+        calibrate_method=method,
+        extra_options={
+            "CalibPercentile": settings.percentile,
+            "CalibMovingAverage": settings.moving_average,
+        },
+    )
 
 
 @dataclass(frozen=True)
