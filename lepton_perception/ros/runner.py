@@ -655,7 +655,10 @@ class PerceptionRunner:
         if io.publish_markers and self._wants(cam.key, "markers"):
             msgs.markers, cam.marker_ids = conv.markers_msg(result, header.stamp, frame_id, cam.marker_ids)
         if io.publish_annotated_image and self._wants(cam.key, "annotated_image"):
-            msgs.annotated_image = conv.image_to_msg(
-                draw_result(frame.image, result, projector=projector), header
+            # Paths are in the tracks' frame: drawn through base_link's pose at the image stamp.
+            pose = self.world.image_pose(frame.stamp_s)
+            drawn = draw_result(
+                frame.image, result, projector=projector if pose is not None else None, pose=pose
             )
+            msgs.annotated_image = conv.image_to_msg(drawn, header)
         return msgs
