@@ -25,7 +25,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
@@ -35,7 +35,7 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
-from lepton_perception.core.camera import CameraIntrinsics, GroundProjector
+from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
 from lepton_perception.core.detection import Detector, DetectorConfig, create_detector
 from lepton_perception.core.ground import FusedGroundLocator
 from lepton_perception.core.health import HealthMonitor, HealthStatus, Value
@@ -47,6 +47,7 @@ from lepton_perception.core.types import Frame, FrameResult
 from lepton_perception.core.visualize import draw_result
 from lepton_perception.ros import conversions as conv
 from lepton_perception.ros.ego import FUSED_KEY, WorldSnapshot, WorldState
+from lepton_perception.ros.extrinsics import CameraExtrinsics
 from lepton_perception.ros.image_codec import ImageDecodeError
 from lepton_perception.ros.params import NodeConfig, camera_key
 from lepton_perception.ros.topics import OUTPUT_TOPICS, OutputTopic
@@ -110,6 +111,7 @@ class CameraState:
     last_stamp_ns: int | None = None
     epoch_ns: int = 0  # stamp of the first frame of the current tracker: makes track UUIDs unique
     marker_ids: set[int] = field(default_factory=set)
+    extrinsics_source: str = ""  # "tf_static" or "parameters" once a frame was processed
     last_input_wall_s: float | None = None  # time.monotonic() of the last frame handed in
     # frames_in, processed, detections, decode_errors, frame_errors, duplicate_stamps,
     # reordered_dropped, time_jumps_back, invalid_stamps, camera_info_received, camera_info_errors,
@@ -159,6 +161,8 @@ class RunnerDiagnostics:
 def _camera_values(cam: CameraState) -> list[tuple[str, Value]]:
     """Counters since start and recent stage timings of one camera (call with the runner's lock)."""
     out: list[tuple[str, Value]] = [(f"{k}_total", n) for k, n in sorted(cam.counters.items())]
+    if cam.extrinsics_source:
+        out.append(("extrinsics", cam.extrinsics_source))
     out += [(f"{stage}_ms_p50", float(np.median(v))) for stage, v in cam.stage_ms.items() if v]
     if cam.latency_ms:
         out.append(("latency_p50_ms", float(np.percentile(np.asarray(cam.latency_ms), 50))))
@@ -234,6 +238,8 @@ class PerceptionRunner:
         self._last_failure = ""
         # Ego poses (odometry) and the one fused object list of all cameras (docs/world.md).
         self.world = WorldState(vehicle_frame=config.io.target_frame)
+        # Camera mounts from /tf_static when published, else the camera_poses.* parameters.
+        self.extrinsics = CameraExtrinsics(vehicle_frame=config.io.target_frame)
         self._wanted: Mapping[str, Collection[str]] | None = None  # of the batch being processed
         self.monitor = self._start_monitor(config)
 
@@ -459,6 +465,10 @@ class PerceptionRunner:
             )
         return CameraOutput(FUSED_KEY, fused.result, msgs)
 
+    def add_tf_static(self, msg: Any) -> None:
+        """A ``tf2_msgs/TFMessage`` from /tf_static (any thread): camera mounts for the extrinsics."""
+        self.extrinsics.add_tf_static(msg)
+
     def add_odometry(self, msg: Odometry) -> None:
         """An ego pose (any thread): from the first one on, tracking runs in its fixed frame."""
         self.world.add_odometry(msg, jump_back_s=self.config.io.reorder_tolerance_s)
@@ -579,7 +589,7 @@ class PerceptionRunner:
 
     def _run(self, accepted: list[tuple[CameraState, Frame, Header]]) -> list[CameraOutput]:
         frames = [frame for _, frame, _ in accepted]
-        projectors = [self._projector(cam, f.image.shape[1], f.image.shape[0]) for cam, f, _ in accepted]
+        projectors = [self._projector(cam, f) for cam, f, _ in accepted]
         # Vehicle-frame locators, seen from the odometry's fixed frame through the pose at each stamp.
         locators = [
             self.world.locator(None if p is None else cam.locator, f.stamp_s)
@@ -608,8 +618,9 @@ class PerceptionRunner:
     def _wants(self, key: str, output: str) -> bool:
         return self._wanted is None or output in self._wanted.get(key, ())
 
-    def _projector(self, cam: CameraState, width: int, height: int) -> GroundProjector | None:
-        """The camera's projector for this image size, rebuilt only when the intrinsics change."""
+    def _projector(self, cam: CameraState, frame: Frame) -> GroundProjector | None:
+        """The camera's projector for this image, rebuilt only when the intrinsics or extrinsics change."""
+        height, width = frame.image.shape[:2]
         with self._lock:
             intr = cam.intrinsics
         if intr is None:
@@ -629,12 +640,28 @@ class PerceptionRunner:
             intr = CameraIntrinsics.from_fov(width, height, fallback)
         elif (intr.width, intr.height) != (width, height):
             intr = intr.scaled(width, height)  # CameraInfo of another resolution (e.g. a resized stream)
-        if cam.projector is None or cam.projector.intrinsics != intr:
-            cam.projector = GroundProjector(intr, self.config.pose(cam.key))
+        pose = self._camera_pose(cam, frame.frame_id)
+        if cam.projector is None or cam.projector.intrinsics != intr or cam.projector.pose != pose:
+            cam.projector = GroundProjector(intr, pose)
             cam.locator = FusedGroundLocator(
                 cam.projector, self.config.tracker.foot_noise_h, track_horizon=self.config.world.track_horizon
             )
         return cam.projector
+
+    def _camera_pose(self, cam: CameraState, frame_id: str) -> CameraPose:
+        """The mount from /tf_static (vehicle frame -> the image's frame_id) when it is published,
+        else the ``camera_poses.KEY`` parameters; a change of source is logged once."""
+        pose, source = self.extrinsics.pose(frame_id, self.config.pose(cam.key))
+        if source != cam.extrinsics_source:
+            where = (
+                f"/tf_static ({self.extrinsics.vehicle_frame} -> {frame_id})"
+                if source == "tf_static"
+                else f"parameters (camera_poses.{cam.key})"
+            )
+            log.info("camera %s: extrinsics from %s", cam.key, where)
+            with self._lock:
+                cam.extrinsics_source = source
+        return pose
 
     def _messages(
         self,

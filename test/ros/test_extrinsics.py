@@ -1,0 +1,72 @@
+"""Camera extrinsics from /tf_static messages: the composed mount where the tree has the camera's
+frame, the parameters where it does not, malformed transforms counted and left out."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from geometry_msgs.msg import Quaternion, Transform, TransformStamped, Vector3
+from std_msgs.msg import Header
+from tf2_msgs.msg import TFMessage
+
+from lepton_perception.core.camera import CameraPose
+from lepton_perception.ros.extrinsics import CameraExtrinsics
+
+pytestmark = pytest.mark.ros  # tf2_msgs from the interface overlay (scripts/build_msgs.sh)
+
+PARAMS = CameraPose(x_m=0.0, z_m=1.65)
+
+
+def mount(parent: str, child: str, xyz: tuple[float, float, float], q: tuple[float, ...]) -> TransformStamped:
+    return TransformStamped(
+        header=Header(frame_id=parent),
+        child_frame_id=child,
+        transform=Transform(
+            translation=Vector3(x=xyz[0], y=xyz[1], z=xyz[2]),
+            rotation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3]),
+        ),
+    )
+
+
+def camera_chain(pitch: float) -> TFMessage:
+    """base_link -> front_link (2, 0, 5 m, looking down by ``pitch``) -> front_optical."""
+    return TFMessage(
+        transforms=[
+            mount(
+                "base_link",
+                "front_link",
+                (2.0, 0.0, 5.0),
+                (0.0, math.sin(pitch / 2), 0.0, math.cos(pitch / 2)),
+            ),
+            mount("front_link", "front_optical", (0.0, 0.0, 0.0), (-0.5, 0.5, -0.5, 0.5)),
+        ]
+    )
+
+
+def test_tf_static_mount_is_used_for_its_frame_parameters_for_others() -> None:
+    ext = CameraExtrinsics("base_link")
+    assert ext.available
+    assert ext.pose("front_optical", PARAMS) == (PARAMS, "parameters")  # nothing published yet
+    ext.add_tf_static(camera_chain(0.35))
+    pose, source = ext.pose("front_optical", PARAMS)
+    assert source == "tf_static"
+    assert (pose.x_m, pose.y_m, pose.z_m) == pytest.approx((2.0, 0.0, 5.0))
+    assert (pose.roll_rad, pose.pitch_rad, pose.yaw_rad) == pytest.approx((0.0, 0.35, 0.0), abs=1e-9)
+    np.testing.assert_allclose(
+        pose.rotation(), CameraPose(2.0, 0.0, 5.0, pitch_rad=0.35).rotation(), atol=1e-9
+    )
+    assert ext.pose("rear_optical", PARAMS) == (PARAMS, "parameters")
+
+
+def test_malformed_transforms_are_counted_and_left_out() -> None:
+    ext = CameraExtrinsics("base_link")
+    bad = [
+        mount("base_link", "front_optical", (0.0, 0.0, 1.0), (0.0, 0.0, 0.0, 0.0)),  # zero quaternion
+        mount("", "front_optical", (0.0, 0.0, 1.0), (0.0, 0.0, 0.0, 1.0)),  # no parent
+        mount("base_link", "front_optical", (math.nan, 0.0, 1.0), (0.0, 0.0, 0.0, 1.0)),
+    ]
+    ext.add_tf_static(TFMessage(transforms=bad))
+    assert ext.rejected == 3
+    assert ext.pose("front_optical", PARAMS) == (PARAMS, "parameters")
