@@ -112,6 +112,7 @@ class CameraState:
     epoch_ns: int = 0  # stamp of the first frame of the current tracker: makes track UUIDs unique
     marker_ids: set[int] = field(default_factory=set)
     extrinsics_source: str = ""  # "tf_static" or "parameters" once a frame was processed
+    mount: CameraPose | None = None  # the extrinsics for the frame being processed
     last_input_wall_s: float | None = None  # time.monotonic() of the last frame handed in
     # frames_in, processed, detections, decode_errors, frame_errors, duplicate_stamps,
     # reordered_dropped, time_jumps_back, invalid_stamps, camera_info_received, camera_info_errors,
@@ -412,6 +413,7 @@ class PerceptionRunner:
         accepted: list[tuple[CameraState, Frame, Header]] = []
         for key, msg in batch:
             cam = self.cameras[key]
+            self._update_extrinsics(cam, msg.header.frame_id)
             admitted = self._guarded([cam], functools.partial(self._admit, cam, msg))
             if isinstance(admitted, list):  # failed: the skip is already counted and logged
                 outputs += admitted
@@ -640,7 +642,7 @@ class PerceptionRunner:
             intr = CameraIntrinsics.from_fov(width, height, fallback)
         elif (intr.width, intr.height) != (width, height):
             intr = intr.scaled(width, height)  # CameraInfo of another resolution (e.g. a resized stream)
-        pose = self._camera_pose(cam, frame.frame_id)
+        pose = cam.mount or self.config.pose(cam.key)
         if cam.projector is None or cam.projector.intrinsics != intr or cam.projector.pose != pose:
             cam.projector = GroundProjector(intr, pose)
             cam.locator = FusedGroundLocator(
@@ -648,20 +650,26 @@ class PerceptionRunner:
             )
         return cam.projector
 
-    def _camera_pose(self, cam: CameraState, frame_id: str) -> CameraPose:
-        """The mount from /tf_static (vehicle frame -> the image's frame_id) when it is published,
-        else the ``camera_poses.KEY`` parameters; a change of source is logged once."""
+    def _update_extrinsics(self, cam: CameraState, frame_id: str) -> None:
+        """The camera's mount for its next frame: from /tf_static (vehicle frame -> the image's
+        frame_id) when published, else the ``camera_poses.KEY`` parameters. A change of source is
+        logged; a change after the first frame restarts the camera's tracks (positions from two
+        mounts must not mix in one track)."""
         pose, source = self.extrinsics.pose(frame_id, self.config.pose(cam.key))
-        if source != cam.extrinsics_source:
-            where = (
-                f"/tf_static ({self.extrinsics.vehicle_frame} -> {frame_id})"
-                if source == "tf_static"
-                else f"parameters (camera_poses.{cam.key})"
-            )
-            log.info("camera %s: extrinsics from %s", cam.key, where)
-            with self._lock:
-                cam.extrinsics_source = source
-        return pose
+        cam.mount = pose
+        if source == cam.extrinsics_source:
+            return
+        where = (
+            f"/tf_static ({self.extrinsics.vehicle_frame} -> {frame_id})"
+            if source == "tf_static"
+            else f"parameters (camera_poses.{cam.key})"
+        )
+        restart = bool(cam.extrinsics_source)
+        log.info("camera %s: extrinsics from %s%s", cam.key, where, "; its tracks restart" if restart else "")
+        if restart:
+            self._reset_tracks(cam)
+        with self._lock:
+            cam.extrinsics_source = source
 
     def _messages(
         self,

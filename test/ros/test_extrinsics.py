@@ -70,3 +70,42 @@ def test_malformed_transforms_are_counted_and_left_out() -> None:
     ext.add_tf_static(TFMessage(transforms=bad))
     assert ext.rejected == 3
     assert ext.pose("front_optical", PARAMS) == (PARAMS, "parameters")
+
+
+def test_runner_switches_to_the_tf_mount_and_restarts_that_cameras_tracks(pets_frames) -> None:
+    """Frames before /tf_static use the parameters; once the mount is there the camera uses it, its
+    tracks restart (no track mixes two mounts) and its diagnostics say tf_static."""
+    from lepton_perception.core.camera import CameraIntrinsics
+    from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera_info, ns_to_time
+    from lepton_perception.ros.params import config_from_values
+    from lepton_perception.ros.runner import PerceptionRunner
+
+    values = {
+        "io.cameras": ["/front"], "io.publish_annotated_image": False, "detector.backend": "onnxruntime",
+        "camera_poses.front.z_m": 5.0, "camera_poses.front.pitch_rad": 0.35,
+        "camera_poses.front.yaw_rad": 3.1,  # looking backwards
+    }  # fmt: skip
+    runner = PerceptionRunner(config_from_values(values))
+    h, w = pets_frames[0].shape[:2]
+    runner.set_camera_info(
+        "front", intrinsics_to_camera_info(CameraIntrinsics.from_fov(w, h, 60.0), Header())
+    )
+
+    def step(k: int) -> list:
+        header = Header(
+            stamp=ns_to_time(1_700_000_000_000_000_000 + k * 100_000_000), frame_id="front_optical"
+        )
+        out = runner.process([("front", image_to_msg(pets_frames[k], header))])
+        return [t for t in out[0].result.tracks if t.ground is not None]
+
+    for k in range(3):
+        before = step(k)
+    assert runner.cameras["front"].extrinsics_source == "parameters"
+    assert before and all(t.ground.position_m[0] < 0 for t in before)  # looking backwards
+    runner.add_tf_static(camera_chain(0.35))
+    after = step(3)
+    assert runner.cameras["front"].extrinsics_source == "tf_static"
+    assert after and all(t.age_s == 0.0 for t in after)  # a fresh tracker
+    assert all(t.ground.position_m[0] > 2.0 for t in after)
+    status = next(s for s in runner.health(worker_alive=True) if s.subject == "camera front")
+    assert ("extrinsics", "tf_static") in status.values
