@@ -591,7 +591,7 @@ class PerceptionRunner:
 
     def _run(self, accepted: list[tuple[CameraState, Frame, Header]]) -> list[CameraOutput]:
         frames = [frame for _, frame, _ in accepted]
-        projectors = [self._projector(cam, f) for cam, f, _ in accepted]
+        projectors = [self._projector(cam, f.image.shape[1], f.image.shape[0]) for cam, f, _ in accepted]
         # Vehicle-frame locators, seen from the odometry's fixed frame through the pose at each stamp.
         locators = [
             self.world.locator(None if p is None else cam.locator, f.stamp_s)
@@ -620,9 +620,9 @@ class PerceptionRunner:
     def _wants(self, key: str, output: str) -> bool:
         return self._wanted is None or output in self._wanted.get(key, ())
 
-    def _projector(self, cam: CameraState, frame: Frame) -> GroundProjector | None:
-        """The camera's projector for this image, rebuilt only when the intrinsics or extrinsics change."""
-        height, width = frame.image.shape[:2]
+    def _projector(self, cam: CameraState, width: int, height: int) -> GroundProjector | None:
+        """The camera's projector for this image size, rebuilt only when the intrinsics or the
+        extrinsics (``cam.mount``, set per frame by ``_update_extrinsics``) change."""
         with self._lock:
             intr = cam.intrinsics
         if intr is None:
@@ -642,7 +642,7 @@ class PerceptionRunner:
             intr = CameraIntrinsics.from_fov(width, height, fallback)
         elif (intr.width, intr.height) != (width, height):
             intr = intr.scaled(width, height)  # CameraInfo of another resolution (e.g. a resized stream)
-        pose = cam.mount or self.config.pose(cam.key)
+        pose = cam.mount if cam.mount is not None else self.config.pose(cam.key)
         if cam.projector is None or cam.projector.intrinsics != intr or cam.projector.pose != pose:
             cam.projector = GroundProjector(intr, pose)
             cam.locator = FusedGroundLocator(
