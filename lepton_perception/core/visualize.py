@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 from lepton_perception.core.camera import GroundProjector
 from lepton_perception.core.types import Category, FrameResult, TrackState, class_name
+from lepton_perception.core.world.ego import EgoPose
 
 # BGR colour per planning category; the same colours are used for RViz markers.
 CATEGORY_BGR: dict[Category, tuple[int, int, int]] = {
@@ -31,12 +32,18 @@ def draw_result(
     result: FrameResult,
     copy: bool = True,
     projector: GroundProjector | None = None,
+    pose: EgoPose | None = None,
 ) -> npt.NDArray[np.uint8]:
     """Confirmed/coasting tracks as id-coloured boxes with labels; raw detections as thin grey boxes;
-    with a ``projector``, predicted ground paths drawn back into the image as dotted polylines."""
+    with a ``projector``, predicted ground paths drawn back into the image as dotted polylines.
+
+    Paths are in the frame of the tracks: ``base_link`` when ``pose`` is None; with odometry, the
+    fixed frame, and ``pose`` is ``base_link`` in it at the image stamp, so each path point goes
+    fixed frame -> ``base_link`` (the pose) -> camera (the projector's extrinsics) -> pixel.
+    """
     out = image.copy() if copy else image
     if projector is not None:
-        _draw_paths(out, result, projector)
+        _draw_paths(out, result, projector, pose)
     for box in result.detections.boxes:
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), (200, 200, 200), 1)
@@ -65,9 +72,12 @@ def draw_result(
     return out
 
 
-def _draw_paths(out: npt.NDArray[np.uint8], result: FrameResult, projector: GroundProjector) -> None:
+def _draw_paths(
+    out: npt.NDArray[np.uint8], result: FrameResult, projector: GroundProjector, pose: EgoPose | None
+) -> None:
     for path in result.paths:
-        ground = np.concatenate([path.positions_m, np.zeros((len(path.positions_m), 1))], axis=1)  # (T, 3)
+        xy = path.positions_m if pose is None else pose.to_base(path.positions_m)  # (T, 2) base_link
+        ground = np.concatenate([xy, np.zeros((len(xy), 1))], axis=1)  # (T, 3) on the road
         uv = projector.to_image(ground)  # (T, 2) px, NaN behind the camera
         pts = uv[np.isfinite(uv).all(axis=1)].round().astype(np.int32)
         if len(pts) < 2:

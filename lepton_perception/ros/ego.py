@@ -119,6 +119,15 @@ class WorldState:
             return _NoFix(frame)
         return WorldGroundLocator(base, pose, frame)
 
+    def image_pose(self, stamp_s: float) -> EgoPose | None:
+        """``base_link`` in the tracks' frame at an image stamp, for drawing fixed-frame paths into
+        the image: the identity without odometry (tracks in ``base_link``), the interpolated pose
+        with it, None when there is no pose at the stamp (a path would be drawn in the wrong place)."""
+        if self.frame_id == self.vehicle_frame:
+            return EgoPose(0.0, 0.0, 0.0)
+        with self._lock:
+            return self.poses.at(stamp_s)
+
     def snapshot(self) -> WorldSnapshot:
         """Frame, status line and counters for diagnostics (any thread)."""
         with self._lock:

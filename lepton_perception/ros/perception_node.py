@@ -37,6 +37,7 @@ from lepton_perception.core.detection import ModelLoadError
 from lepton_perception.core.health import Value
 from lepton_perception.core.prediction.weights import WeightsError
 from lepton_perception.ros.diagnostics import diagnostic_array
+from lepton_perception.ros.extrinsics import TFMessage
 from lepton_perception.ros.node_main import on_signal
 from lepton_perception.ros.params import (
     NODE_NAME,
@@ -53,6 +54,8 @@ from lepton_perception.ros.topics import (
     DIAGNOSTICS_TOPIC,
     ODOMETRY_QOS,
     OUTPUT_TOPICS,
+    TF_STATIC_QOS,
+    TF_STATIC_TOPIC,
     TOPIC_BY_FIELD,
     image_qos,
     input_topics,
@@ -200,9 +203,22 @@ class PerceptionNode(Node):
         # Ego poses: tracks, fused objects and predictions live in the odometry's fixed frame.
         odom_topic = self.runner.config.world.odometry_topic
         self.create_subscription(Odometry, odom_topic, self.runner.add_odometry, ODOMETRY_QOS)
+        self.get_logger().info(f"odometry on {odom_topic}")
+        self._subscribe_tf_static()
+
+    def _subscribe_tf_static(self) -> None:
+        """Camera mounts from /tf_static (latched, as robot_state_publisher publishes them); each
+        camera uses its parameters until (and unless) its frame_id connects to the vehicle frame."""
+        if TFMessage is None:
+            self.get_logger().warning(
+                "tf2_msgs not importable (rebuild the interface overlay: scripts/build_msgs.sh): "
+                "camera extrinsics from parameters (camera_poses.*) only"
+            )
+            return
+        self.create_subscription(TFMessage, TF_STATIC_TOPIC, self.runner.add_tf_static, TF_STATIC_QOS)
         self.get_logger().info(
-            f"odometry on {odom_topic}; camera extrinsics from parameters (camera_poses.*): "
-            "no tf2 in this environment"
+            f"camera extrinsics from {TF_STATIC_TOPIC} where it has a camera's frame_id, else parameters "
+            "(camera_poses.*); each camera's source is logged and in its diagnostics (extrinsics)"
         )
 
     # --- callbacks: store only --------------------------------------------------------------------

@@ -25,7 +25,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
@@ -35,7 +35,7 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
 
-from lepton_perception.core.camera import CameraIntrinsics, GroundProjector
+from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
 from lepton_perception.core.detection import Detector, DetectorConfig, create_detector
 from lepton_perception.core.ground import FusedGroundLocator
 from lepton_perception.core.health import HealthMonitor, HealthStatus, Value
@@ -47,6 +47,7 @@ from lepton_perception.core.types import Frame, FrameResult
 from lepton_perception.core.visualize import draw_result
 from lepton_perception.ros import conversions as conv
 from lepton_perception.ros.ego import FUSED_KEY, WorldSnapshot, WorldState
+from lepton_perception.ros.extrinsics import CameraExtrinsics
 from lepton_perception.ros.image_codec import ImageDecodeError
 from lepton_perception.ros.params import NodeConfig, camera_key
 from lepton_perception.ros.topics import OUTPUT_TOPICS, OutputTopic
@@ -110,6 +111,8 @@ class CameraState:
     last_stamp_ns: int | None = None
     epoch_ns: int = 0  # stamp of the first frame of the current tracker: makes track UUIDs unique
     marker_ids: set[int] = field(default_factory=set)
+    extrinsics_source: str = ""  # "tf_static" or "parameters" once a frame was processed
+    mount: CameraPose | None = None  # the extrinsics for the frame being processed
     last_input_wall_s: float | None = None  # time.monotonic() of the last frame handed in
     # frames_in, processed, detections, decode_errors, frame_errors, duplicate_stamps,
     # reordered_dropped, time_jumps_back, invalid_stamps, camera_info_received, camera_info_errors,
@@ -159,6 +162,8 @@ class RunnerDiagnostics:
 def _camera_values(cam: CameraState) -> list[tuple[str, Value]]:
     """Counters since start and recent stage timings of one camera (call with the runner's lock)."""
     out: list[tuple[str, Value]] = [(f"{k}_total", n) for k, n in sorted(cam.counters.items())]
+    if cam.extrinsics_source:
+        out.append(("extrinsics", cam.extrinsics_source))
     out += [(f"{stage}_ms_p50", float(np.median(v))) for stage, v in cam.stage_ms.items() if v]
     if cam.latency_ms:
         out.append(("latency_p50_ms", float(np.percentile(np.asarray(cam.latency_ms), 50))))
@@ -234,6 +239,8 @@ class PerceptionRunner:
         self._last_failure = ""
         # Ego poses (odometry) and the one fused object list of all cameras (docs/world.md).
         self.world = WorldState(vehicle_frame=config.io.target_frame)
+        # Camera mounts from /tf_static when published, else the camera_poses.* parameters.
+        self.extrinsics = CameraExtrinsics(vehicle_frame=config.io.target_frame)
         self._wanted: Mapping[str, Collection[str]] | None = None  # of the batch being processed
         self.monitor = self._start_monitor(config)
 
@@ -406,6 +413,7 @@ class PerceptionRunner:
         accepted: list[tuple[CameraState, Frame, Header]] = []
         for key, msg in batch:
             cam = self.cameras[key]
+            self._update_extrinsics(cam, msg.header.frame_id)
             admitted = self._guarded([cam], functools.partial(self._admit, cam, msg))
             if isinstance(admitted, list):  # failed: the skip is already counted and logged
                 outputs += admitted
@@ -458,6 +466,10 @@ class PerceptionRunner:
                 fused.result, stamp, frame_id, self.world.marker_ids
             )
         return CameraOutput(FUSED_KEY, fused.result, msgs)
+
+    def add_tf_static(self, msg: Any) -> None:
+        """A ``tf2_msgs/TFMessage`` from /tf_static (any thread): camera mounts for the extrinsics."""
+        self.extrinsics.add_tf_static(msg)
 
     def add_odometry(self, msg: Odometry) -> None:
         """An ego pose (any thread): from the first one on, tracking runs in its fixed frame."""
@@ -609,7 +621,8 @@ class PerceptionRunner:
         return self._wanted is None or output in self._wanted.get(key, ())
 
     def _projector(self, cam: CameraState, width: int, height: int) -> GroundProjector | None:
-        """The camera's projector for this image size, rebuilt only when the intrinsics change."""
+        """The camera's projector for this image size, rebuilt only when the intrinsics or the
+        extrinsics (``cam.mount``, set per frame by ``_update_extrinsics``) change."""
         with self._lock:
             intr = cam.intrinsics
         if intr is None:
@@ -629,12 +642,34 @@ class PerceptionRunner:
             intr = CameraIntrinsics.from_fov(width, height, fallback)
         elif (intr.width, intr.height) != (width, height):
             intr = intr.scaled(width, height)  # CameraInfo of another resolution (e.g. a resized stream)
-        if cam.projector is None or cam.projector.intrinsics != intr:
-            cam.projector = GroundProjector(intr, self.config.pose(cam.key))
+        pose = cam.mount if cam.mount is not None else self.config.pose(cam.key)
+        if cam.projector is None or cam.projector.intrinsics != intr or cam.projector.pose != pose:
+            cam.projector = GroundProjector(intr, pose)
             cam.locator = FusedGroundLocator(
                 cam.projector, self.config.tracker.foot_noise_h, track_horizon=self.config.world.track_horizon
             )
         return cam.projector
+
+    def _update_extrinsics(self, cam: CameraState, frame_id: str) -> None:
+        """The camera's mount for its next frame: from /tf_static (vehicle frame -> the image's
+        frame_id) when published, else the ``camera_poses.KEY`` parameters. A change of source is
+        logged; a change after the first frame restarts the camera's tracks (positions from two
+        mounts must not mix in one track)."""
+        pose, source = self.extrinsics.pose(frame_id, self.config.pose(cam.key))
+        cam.mount = pose
+        if source == cam.extrinsics_source:
+            return
+        where = (
+            f"/tf_static ({self.extrinsics.vehicle_frame} -> {frame_id})"
+            if source == "tf_static"
+            else f"parameters (camera_poses.{cam.key})"
+        )
+        restart = bool(cam.extrinsics_source)
+        log.info("camera %s: extrinsics from %s%s", cam.key, where, "; its tracks restart" if restart else "")
+        if restart:
+            self._reset_tracks(cam)
+        with self._lock:
+            cam.extrinsics_source = source
 
     def _messages(
         self,
@@ -655,7 +690,10 @@ class PerceptionRunner:
         if io.publish_markers and self._wants(cam.key, "markers"):
             msgs.markers, cam.marker_ids = conv.markers_msg(result, header.stamp, frame_id, cam.marker_ids)
         if io.publish_annotated_image and self._wants(cam.key, "annotated_image"):
-            msgs.annotated_image = conv.image_to_msg(
-                draw_result(frame.image, result, projector=projector), header
+            # Paths are in the tracks' frame: drawn through base_link's pose at the image stamp.
+            pose = self.world.image_pose(frame.stamp_s)
+            drawn = draw_result(
+                frame.image, result, projector=projector if pose is not None else None, pose=pose
             )
+            msgs.annotated_image = conv.image_to_msg(drawn, header)
         return msgs

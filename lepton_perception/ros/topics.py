@@ -24,6 +24,11 @@ MARKERS_QOS = QoSProfile(
 )
 # Odometry at 50-100 Hz: keep a few so none is lost while the executor is busy.
 ODOMETRY_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+# Static mounts (robot_state_publisher): latched, so a node started later still gets them.
+TF_STATIC_TOPIC = "/tf_static"
+TF_STATIC_QOS = QoSProfile(
+    depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
 DIAGNOSTICS_TOPIC = "/diagnostics"
 DIAGNOSTICS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 

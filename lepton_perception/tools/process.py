@@ -283,12 +283,17 @@ def _record_output(runner: Any, output: Any, msg: Any, ctx: dict[str, Any], stat
 
 # --- world frame: the node's odometry subscription and fused list, offline (docs/world.md) -----------
 def _feed_world(runner: Any, topic: str, msg: Any) -> bool:
-    """Odometry on the configured topic goes to the runner's ego poses, as the node's subscription
-    does; True when ``msg`` was one."""
+    """Odometry on the configured topic goes to the runner's ego poses and /tf_static to its camera
+    extrinsics, as the node's subscriptions do; True when ``msg`` was one of them."""
     from nav_msgs.msg import Odometry
+
+    from lepton_perception.ros.topics import TF_STATIC_TOPIC
 
     if isinstance(msg, Odometry) and topic == runner.config.world.odometry_topic:
         runner.add_odometry(msg)
+        return True
+    if topic == TF_STATIC_TOPIC and type(msg).__name__ == "TFMessage":
+        runner.add_tf_static(msg)
         return True
     return False
 

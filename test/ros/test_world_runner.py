@@ -12,8 +12,9 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from lepton_perception.core.camera import CameraIntrinsics
+from lepton_perception.core.world.ego import EgoPose
 from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera_info, ns_to_time
-from lepton_perception.ros.ego import FUSED_KEY, odometry_pose
+from lepton_perception.ros.ego import FUSED_KEY, WorldState, odometry_pose
 from lepton_perception.ros.params import config_from_values
 from lepton_perception.ros.runner import PerceptionRunner
 
@@ -55,6 +56,20 @@ def test_odometry_pose_yaw_from_quaternion() -> None:
     stamp, pose = odometry_pose(_odometry(3, 12.5, 2.0))
     assert stamp == pytest.approx((T0 + 3 * DT) * 1e-9)
     assert (pose.x_m, pose.y_m, pose.yaw_rad) == pytest.approx((12.5, 0.0, 2.0))
+
+
+def test_image_pose_for_drawing_paths() -> None:
+    """Paths are drawn through base_link's pose at the image stamp: the identity before odometry,
+    the interpolated pose with it, none where no pose covers the stamp."""
+    world = WorldState()
+    assert world.image_pose(5.0) == EgoPose(0.0, 0.0, 0.0)
+    world.add_odometry(_odometry(0, 10.0, 0.0))
+    world.add_odometry(_odometry(2, 12.0, 0.2))
+    world.begin_batch()
+    pose = world.image_pose((T0 + DT) * 1e-9)
+    assert pose is not None
+    assert (pose.x_m, pose.y_m, pose.yaw_rad) == pytest.approx((11.0, 0.0, 0.1), abs=1e-5)
+    assert world.image_pose((T0 + 50 * DT) * 1e-9) is None
 
 
 def test_two_overlapping_cameras_one_object_list_in_odom(runner, pets_frames) -> None:

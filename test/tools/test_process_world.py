@@ -67,3 +67,58 @@ def test_process_feeds_odometry_and_records_the_fused_list(
     # The same people in both cameras: the fused list has each once, ahead of the ego in odom y.
     assert len(fused[-1].objects) == len(last_left.objects)
     assert all(o.kinematics.pose_with_covariance.pose.position.y > 0 for o in fused[-1].objects)
+
+
+def test_process_takes_camera_extrinsics_from_the_bags_tf_static(
+    tmp_path: Path, pets_frames: list[np.ndarray]
+) -> None:
+    """A bag's /tf_static mount (looking forward) wins over parameters that look backwards, as in
+    the node: the objects are recorded ahead of base_link."""
+    from geometry_msgs.msg import Quaternion, Transform, TransformStamped, Vector3
+    from std_msgs.msg import Header
+    from tf2_msgs.msg import TFMessage
+
+    from lepton_perception.core.camera import CameraIntrinsics
+    from lepton_perception.ros.bag import BagWriter, read_bag
+    from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera_info, ns_to_time
+    from lepton_perception.ros.params import config_from_values
+    from lepton_perception.tools.process import process
+
+    values: dict[str, object] = {
+        "io.cameras": ["/front"],
+        "io.publish_annotated_image": False,
+        "detector.backend": "onnxruntime",
+        "camera_poses.front.z_m": 5.0,
+        "camera_poses.front.pitch_rad": 0.35,
+        "camera_poses.front.yaw_rad": 3.1,  # backwards: objects would be behind the vehicle
+    }
+    config = config_from_values(values)
+    h, w = pets_frames[0].shape[:2]
+    intr = CameraIntrinsics.from_fov(w, h, 60.0)
+    pitch = 0.35
+
+    def stamped(parent: str, child: str, z: float, q: tuple[float, ...]) -> TransformStamped:
+        rot = Quaternion(x=q[0], y=q[1], z=q[2], w=q[3])
+        return TransformStamped(
+            header=Header(frame_id=parent), child_frame_id=child,
+            transform=Transform(translation=Vector3(z=z), rotation=rot),
+        )  # fmt: skip
+
+    mount = TFMessage(
+        transforms=[
+            stamped("base_link", "front_link", 5.0, (0.0, math.sin(pitch / 2), 0.0, math.cos(pitch / 2))),
+            stamped("front_link", "front_optical", 0.0, (-0.5, 0.5, -0.5, 0.5)),
+        ]
+    )
+    bag = tmp_path / "in"
+    with BagWriter(bag) as writer:
+        writer.write("/tf_static", mount, T0_NS - 1)
+        for k in range(4):
+            t_ns = T0_NS + k * DT_NS
+            header = Header(stamp=ns_to_time(t_ns), frame_id="front_optical")
+            writer.write("/front/camera_info", intrinsics_to_camera_info(intr, header), t_ns)
+            writer.write("/front/image_raw", image_to_msg(pets_frames[k], header), t_ns)
+    assert process(config, str(bag), str(tmp_path / "out"))["frames"] == 4
+    tracked = [m.msg for m in read_bag(tmp_path / "out") if m.topic == "/perception/front/tracked_objects"]
+    assert tracked and len(tracked[-1].objects) >= 3
+    assert all(o.kinematics.pose_with_covariance.pose.position.x > 2.0 for o in tracked[-1].objects)
