@@ -157,6 +157,7 @@ class MultiObjectTracker:
     def step(
         self, detections: Detections, stamp_s: float, locator: GroundLocator | None = None
     ) -> list[Track]:
+        first_image = self._last_stamp_s is None
         prev_s, dt = self._advance_clock(stamp_s)
         dets = self._valid_detections(detections)
         self._lifecycle(stamp_s)
@@ -168,7 +169,7 @@ class MultiObjectTracker:
         fix = locate(locator, dets.boxes[located], dets.classes[located])
         self._ground.update(self._t, ti, _rows_of(fix, slice(0, len(di))), stamp_s)
         newborn = _Dets(dets.boxes[born], dets.scores[born], dets.classes[born])
-        self._birth(newborn, _rows_of(fix, slice(len(di), None)), stamp_s)
+        self._birth(newborn, _rows_of(fix, slice(len(di), None)), stamp_s, first_image)
         return self._output(stamp_s)
 
     # ------------------------------------------------------------------------------------- stages
@@ -272,7 +273,7 @@ class MultiObjectTracker:
             t.keep(alive)
         self._ground.expire(t, stamp_s)
 
-    def _birth(self, dets: _Dets, fix: GroundFix, stamp_s: float) -> None:
+    def _birth(self, dets: _Dets, fix: GroundFix, stamp_s: float, first_image: bool = False) -> None:
         n = len(dets.scores)
         if n == 0:
             return
@@ -293,7 +294,7 @@ class MultiObjectTracker:
             first_s=np.full(n, stamp_s),
             last_s=np.full(n, stamp_s),
             hits=np.ones(n, np.int64),
-            confirmed=np.full(n, cfg.min_hits <= 1),
+            confirmed=np.full(n, cfg.min_hits <= 1 or (first_image and cfg.confirm_first_image)),
             slow=slow,
             box_q=np.stack([centre, centre, size, size], axis=1) ** 2,
             x=x,
