@@ -40,6 +40,12 @@ def register(sub: Any) -> None:
         help="peers' thresholds: the authors' published ones, or boxmot 25.0.0's own (yaml) defaults; "
         "either way the run is checked against ../shared/README.md's reference figures",
     )
+    p.add_argument(
+        "--detail",
+        action="store_true",
+        help="also report what HOTA, IDF1 and MOTA are made of (DetA, AssA, DetRe, DetPr, LocA, IDP, IDR, "
+        "FP, FN, Frag) per tracker and cell: JSON 'detail', a second table",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
 
@@ -139,11 +145,15 @@ def evaluate(
     names: list[str],
     profile: str = "published",
     min_score: float = data.MIN_SCORE,
+    detail: bool = False,
 ) -> dict[str, Any]:
     factories = _select(names, profile)
     result = _evaluate_kitti(kitti, factories, min_score)
     if mot is not None:
         _evaluate_mot(mot, factories, min_score, result)
+    details = _split_detail(result)
+    if detail:
+        result["detail"] = details
     specs = peers.PROFILES[profile]()
     result["peer_settings"] = {
         "profile": profile,
@@ -154,6 +164,31 @@ def evaluate(
     }
     result["reproduction"] = reproduction(result)
     return result
+
+
+CELLS = ("car", "pedestrian", "mot15_pedestrian")
+COUNTS = ("FP", "FN", "Frag")
+
+
+def _split_detail(result: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """Move the ``scoring.DETAIL_METRICS`` out of every tracker's cells (which keep their headline
+    keys) into {tracker: {cell: {metric: value}}}."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, r in result["trackers"].items():
+        out[name] = {
+            cell: {k: r[cell].pop(k) for k in scoring.DETAIL_METRICS} for cell in CELLS if cell in r
+        }
+    return out
+
+
+def _detail_table(details: dict[str, dict[str, dict[str, float]]]) -> str:
+    keys = scoring.DETAIL_METRICS
+    lines = [f"{'tracker':<10} {'cell':<17}" + "".join(f" {k:>7}" for k in keys)]
+    for name, cells in details.items():
+        for cell, m in cells.items():
+            values = "".join(f" {m[k]:7.{0 if k in COUNTS else 2}f}" for k in keys)
+            lines.append(f"{name:<10} {cell:<17}{values}")
+    return "\n".join(lines)
 
 
 def _cell_fps(r: dict[str, Any], key: str) -> float | None:
@@ -193,9 +228,11 @@ def run(args: argparse.Namespace) -> int:
         log.warning("no MOT15 data at %s; skipping it", mot)
         mot = None
     names = [n.strip() for n in args.trackers.split(",") if n.strip()]
-    result = evaluate(kitti, mot, names, args.peer_settings)
+    result = evaluate(kitti, mot, names, args.peer_settings, detail=args.detail)
     if args.json:
         print_json(result)
     else:
         print(_table(result))
+        if args.detail:
+            print("\n" + _detail_table(result["detail"]))
     return 0

@@ -87,6 +87,21 @@ def test_eval_tracking_table_and_unknown_tracker(
         cli.main(["eval", "tracking", "--kitti", str(one_sequence_kitti), "--no-mot", "--trackers", "nope"])
 
 
+def test_eval_tracking_detail(one_sequence_kitti: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["eval", "tracking", "--kitti", str(one_sequence_kitti), "--no-mot", "--trackers", "lepton"]
+    assert cli.main([*args, "--detail", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for cls in ("car", "pedestrian"):
+        head, d = out["trackers"]["lepton"][cls], out["detail"]["lepton"][cls]
+        assert set(head) == {"HOTA", "MOTA", "IDF1", "IDSW"}  # the headline keys are unchanged
+        assert d["IDP"] > 0 and d["IDR"] > 0
+        assert head["IDF1"] == pytest.approx(2 * d["IDP"] * d["IDR"] / (d["IDP"] + d["IDR"]))
+        assert d["FP"] >= 0 and d["FN"] >= 0 and d["FP"] == int(d["FP"])
+    assert cli.main([*args, "--detail"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:2] == ["lepton", "car"] for line in table)
+
+
 def test_eval_geometry_json(one_sequence_kitti: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["eval", "geometry", "--kitti", str(one_sequence_kitti), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
