@@ -175,9 +175,7 @@ def _split_detail(result: dict[str, Any]) -> dict[str, dict[str, dict[str, float
     keys) into {tracker: {cell: {metric: value}}}."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name, r in result["trackers"].items():
-        out[name] = {
-            cell: {k: r[cell].pop(k) for k in scoring.DETAIL_METRICS} for cell in CELLS if cell in r
-        }
+        out[name] = {cell: {k: r[cell].pop(k) for k in scoring.DETAIL_METRICS} for cell in CELLS if cell in r}
     return out
 
 
