@@ -7,6 +7,7 @@ frames per second of the tracker's update alone (detections preloaded, both clas
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from tqdm import tqdm
 
 from lepton_perception.core.evaluation import data, peers, scoring
+from lepton_perception.core.tracking import TrackerConfig
 from lepton_perception.tools.common import print_json, shared_dir
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,13 @@ def register(sub: Any) -> None:
         "either way the run is checked against ../shared/README.md's reference figures",
     )
     p.add_argument(
+        "--tracker-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="our tracker with this TrackerConfig field changed (repeatable), e.g. confirm_first_image=false",
+    )
+    p.add_argument(
         "--detail",
         action="store_true",
         help="also report what HOTA, IDF1 and MOTA are made of (DetA, AssA, DetRe, DetPr, LocA, IDP, IDR, "
@@ -62,8 +71,26 @@ def _run_all(
     return outs
 
 
-def _select(names: list[str], profile: str) -> dict[str, peers.TrackerFactory]:
-    all_factories = peers.make_factories(profile=profile)
+def tracker_config(assignments: list[str]) -> TrackerConfig:
+    """``TrackerConfig`` with ``NAME=VALUE`` fields changed, each value parsed as its field's type."""
+    default = TrackerConfig()
+    changes: dict[str, Any] = {}
+    for a in assignments:
+        name, sep, text = a.partition("=")
+        if not sep or not hasattr(default, name.strip()):
+            raise ValueError(f"--tracker-param wants NAME=VALUE with a TrackerConfig field, got {a!r}")
+        kind = type(getattr(default, name.strip()))
+        if kind is bool and text.strip().lower() not in ("true", "false"):
+            raise ValueError(f"{name} wants true or false, got {text!r}")
+        value = text.strip().lower() == "true" if kind is bool else kind(text.strip())
+        changes[name.strip()] = value
+    return dataclasses.replace(default, **changes)
+
+
+def _select(
+    names: list[str], profile: str, config: TrackerConfig | None = None
+) -> dict[str, peers.TrackerFactory]:
+    all_factories = peers.make_factories(config, profile=profile)
     unknown = [n for n in names if n not in all_factories]
     if unknown:
         raise ValueError(f"unknown trackers {unknown}; known: {list(all_factories)}")
@@ -146,8 +173,9 @@ def evaluate(
     profile: str = "published",
     min_score: float = data.MIN_SCORE,
     detail: bool = False,
+    config: TrackerConfig | None = None,
 ) -> dict[str, Any]:
-    factories = _select(names, profile)
+    factories = _select(names, profile, config)
     result = _evaluate_kitti(kitti, factories, min_score)
     if mot is not None:
         _evaluate_mot(mot, factories, min_score, result)
@@ -163,6 +191,8 @@ def evaluate(
         },
     }
     result["reproduction"] = reproduction(result)
+    if config is not None:
+        result["tracker_config"] = dataclasses.asdict(config)
     return result
 
 
@@ -226,7 +256,8 @@ def run(args: argparse.Namespace) -> int:
         log.warning("no MOT15 data at %s; skipping it", mot)
         mot = None
     names = [n.strip() for n in args.trackers.split(",") if n.strip()]
-    result = evaluate(kitti, mot, names, args.peer_settings, detail=args.detail)
+    config = tracker_config(args.tracker_param) if args.tracker_param else None
+    result = evaluate(kitti, mot, names, args.peer_settings, detail=args.detail, config=config)
     if args.json:
         print_json(result)
     else:
