@@ -52,8 +52,8 @@ def test_eval_tracking_json(eval_0000: dict[str, Any]) -> None:
     # The README check only compares runs over the README's 10 sequences (figures in the docs).
     assert out["reproduction"] == []
     # Metric regression on sequence 0000 (deterministic): measured lepton Car HOTA/IDF1 73.29/80.00
-    # (73.43/80.17 without confirm_first_image: a false car of image 0, score 0.79, is now reported,
-    # 38 -> 39 false positives; over all ten sequences Car went from 71.46/85.03 to 71.79/85.25).
+    # (73.43/80.17 without confirm_first_image: one more false positive, 38 -> 39, from image 0; over
+    # all ten sequences Car went from 71.46/85.03 to 71.79/85.25).
     ours = out["trackers"]["lepton"]["car"]
     assert ours["HOTA"] >= 73.0 and ours["IDF1"] >= 79.5
     # The peers with their published settings (deterministic): Car HOTA / IDF1 measured on 0000.
