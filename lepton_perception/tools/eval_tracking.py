@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import logging
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -76,15 +77,24 @@ def tracker_config(assignments: list[str]) -> TrackerConfig:
     default = TrackerConfig()
     changes: dict[str, Any] = {}
     for a in assignments:
-        name, sep, text = a.partition("=")
-        if not sep or not hasattr(default, name.strip()):
+        name, sep, text = (part.strip() for part in a.partition("="))
+        if not sep or not hasattr(default, name):
             raise ValueError(f"--tracker-param wants NAME=VALUE with a TrackerConfig field, got {a!r}")
-        kind = type(getattr(default, name.strip()))
-        if kind is bool and text.strip().lower() not in ("true", "false"):
-            raise ValueError(f"{name} wants true or false, got {text!r}")
-        value = text.strip().lower() == "true" if kind is bool else kind(text.strip())
-        changes[name.strip()] = value
+        changes[name] = _parse_field(name, type(getattr(default, name)), text)
     return dataclasses.replace(default, **changes)
+
+
+def _parse_field(name: str, kind: type, text: str) -> Any:
+    """``text`` as a value of field ``name`` of type ``kind`` (bool: true/false; str: one of its choices)."""
+    if kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"{name} wants true or false, got {text!r}")
+        return text.lower() == "true"
+    value = kind(text)
+    choices = typing.get_args(typing.get_type_hints(TrackerConfig)[name])
+    if kind is str and value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
 
 
 def _select(

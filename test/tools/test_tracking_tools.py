@@ -111,7 +111,8 @@ def test_tracker_param_overrides_our_config(
 ) -> None:
     cfg = eval_tracking.tracker_config(["confirm_first_image=false", "min_hits=4", "high_score=0.6"])
     assert (cfg.confirm_first_image, cfg.min_hits, cfg.high_score) == (False, 4, 0.6)
-    for bad in ("nope=1", "min_hits", "confirm_first_image=maybe"):
+    assert eval_tracking.tracker_config(["fuse_score=all"]).fuse_score == "all"
+    for bad in ("nope=1", "min_hits", "confirm_first_image=maybe", "fuse_score=some", "min_hits=2.5"):
         with pytest.raises(ValueError):
             eval_tracking.tracker_config([bad])
     args = [
