@@ -51,9 +51,11 @@ def test_eval_tracking_json(eval_0000: dict[str, Any]) -> None:
     assert settings["peers"]["ocsort"]["settings"]["inertia"] == 0.2
     # The README check only compares runs over the README's 10 sequences (figures in the docs).
     assert out["reproduction"] == []
-    # Metric regression on sequence 0000 (deterministic): measured lepton Car HOTA/IDF1 73.43/80.17.
+    # Metric regression on sequence 0000 (deterministic): measured lepton Car HOTA/IDF1 73.29/80.00
+    # (73.43/80.17 without confirm_first_image: one more false positive, 38 -> 39, from image 0; over
+    # all ten sequences Car went from 71.46/85.03 to 71.79/85.25).
     ours = out["trackers"]["lepton"]["car"]
-    assert ours["HOTA"] >= 73.0 and ours["IDF1"] >= 80.0
+    assert ours["HOTA"] >= 73.0 and ours["IDF1"] >= 79.5
     # The peers with their published settings (deterministic): Car HOTA / IDF1 measured on 0000.
     peers_car = {n: (r["car"]["HOTA"], r["car"]["IDF1"]) for n, r in out["trackers"].items() if n != "lepton"}
     expected = {"ocsort": 76.23, "cbiou": 75.02, "botsort": 69.27, "sort": 66.72, "bytetrack": 63.50}
@@ -64,8 +66,8 @@ def test_eval_tracking_json(eval_0000: dict[str, Any]) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="issue 12: on 0000 alone (154 images, a few cars) OC-SORT's Car HOTA 76.23 and C-BIoU's IDF1 "
-    "84.73 are above ours (73.43 / 80.17); `--detail`: OC-SORT's lead is detection precision (19 false "
-    "positives vs our 38 at about equal AssA 75.3 / 74.3), C-BIoU's is 0 vs our 2 switches; over the 10 "
+    "84.73 are above ours (73.29 / 80.00); `--detail`: OC-SORT's lead is detection precision (19 false "
+    "positives vs our 39 at about equal AssA 75.3 / 74.3), C-BIoU's is 0 vs our 2 switches; over the 10 "
     "sequences ours leads both (docs/tracking.md)",
 )
 def test_ours_above_every_published_peer_on_0000(eval_0000: dict[str, Any]) -> None:

@@ -71,10 +71,8 @@ class TrackerConfig:
     buffer_iou_gate: float = param(0.3, "minimum buffered IoU of the C-BIoU stage", lo=0.0, hi=1.0, live=True)
     # Lifecycle.
     min_hits: int = param(3, "matched detections to confirm a track", lo=1, hi=100, live=True)
-    # Off by default: the world fusion splits a far object whose one-fix ground position jumps in the
-    # next image (docs/tracking.md, "The last two cells").
     confirm_first_image: bool = param(
-        False,
+        True,
         "tracks born in the stream's first image are confirmed at once (ByteTrack / BoT-SORT; SORT and "
         "OC-SORT report every track of the first min_hits images): nothing can have been confirmed before",
         live=True,

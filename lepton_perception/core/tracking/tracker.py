@@ -314,7 +314,11 @@ class MultiObjectTracker:
         since = stamp_s - t.last_s
         states = np.where(t.confirmed, np.where(since <= 0.0, TrackState.CONFIRMED, TrackState.COASTING), 0)
         state_of = list(TrackState)
-        ground = _ground_states(t)
+        # A track confirmed before min_hits matches (confirm_first_image) keeps its ground state to itself
+        # until it has min_hits of them: a ground position from one or two fixes still jumps by metres at
+        # range, and world-frame consumers (fusion, planning) keep the evidence they always had.
+        early = t.confirmed & (t.hits < self.config.min_hits)
+        ground = _ground_states(t, t.g_valid & ~early)
         out = []
         # Python scalars and row views made in bulk (tolist, list(array)): this loop dominates a step
         # with many tracks.
@@ -370,10 +374,10 @@ def _rows_of(fix: GroundFix, rows: slice) -> GroundFix:
     return GroundFix(fix.xy_m[rows], fix.cov_m2[rows], fix.valid[rows])
 
 
-def _ground_states(t: TrackStore) -> list[GroundState | None]:
-    """One ``GroundState`` per track with a valid ground state (copies: snapshots outlive the step)."""
+def _ground_states(t: TrackStore, published: BoolArray) -> list[GroundState | None]:
+    """One ``GroundState`` per track where ``published`` (N,) (copies: snapshots outlive the step)."""
     gx, gP = t.gx.copy(), t.gcov.copy()
     return [
         GroundState(p, v, c) if ok else None
-        for p, v, c, ok in zip(list(gx[:, :2]), list(gx[:, 2:]), list(gP), t.g_valid.tolist())
+        for p, v, c, ok in zip(list(gx[:, :2]), list(gx[:, 2:]), list(gP), published.tolist())
     ]

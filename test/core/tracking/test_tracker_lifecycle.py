@@ -127,6 +127,20 @@ def _dets(boxes: list[list[float]], scores: list[float]) -> Detections:
     return Detections(np.array(boxes, np.float32), np.array(scores, np.float32), np.full(len(scores), CAR))
 
 
+@pytest.mark.parametrize("confirm_first_image", [True, False])
+def test_ground_is_published_after_min_hits_fixes(confirm_first_image: bool) -> None:
+    # Confirmed at once in the first image, a track still keeps its ground state (one or two fixes:
+    # metres of jitter at range) off its snapshots until min_hits matches; tentative tracks as before.
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=3, confirm_first_image=confirm_first_image))
+    rng = np.random.default_rng(1)
+    steps = [tracker.step(scene(0.1 * k, rng), 0.1 * k, LOCATOR) for k in range(4)]
+    state = TrackState.CONFIRMED if confirm_first_image else TrackState.TENTATIVE
+    assert [t.state for t in steps[0]] == [state] * 3
+    has_ground = [[t.ground is not None for t in s] for s in steps]
+    early = [False] * 3 if confirm_first_image else [True] * 3
+    assert has_ground == [early, early, [True] * 3, [True] * 3]
+
+
 def test_lifecycle_in_hits_and_seconds() -> None:
     cfg = TrackerConfig(min_hits=3, max_coast_s=0.5)
     tracker = MultiObjectTracker(cfg)
