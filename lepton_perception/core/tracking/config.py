@@ -74,7 +74,8 @@ class TrackerConfig:
     confirm_first_image: bool = param(
         True,
         "tracks born in the stream's first image are confirmed at once (ByteTrack / BoT-SORT; SORT and "
-        "OC-SORT report every track of the first min_hits images): nothing can have been confirmed before",
+        "OC-SORT report every track of the first min_hits images): nothing can have been confirmed before; "
+        "their ground state is published once they have min_hits matches",
         live=True,
     )
     max_coast_s: float = param(
