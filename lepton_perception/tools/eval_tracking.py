@@ -7,14 +7,17 @@ frames per second of the tracker's update alone (detections preloaded, both clas
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from lepton_perception.core.evaluation import data, peers, scoring
+from lepton_perception.core.tracking import TrackerConfig
 from lepton_perception.tools.common import print_json, shared_dir
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,19 @@ def register(sub: Any) -> None:
         help="peers' thresholds: the authors' published ones, or boxmot 25.0.0's own (yaml) defaults; "
         "either way the run is checked against ../shared/README.md's reference figures",
     )
+    p.add_argument(
+        "--tracker-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="our tracker with this TrackerConfig field changed (repeatable), e.g. confirm_first_image=false",
+    )
+    p.add_argument(
+        "--detail",
+        action="store_true",
+        help="also report what HOTA, IDF1 and MOTA are made of (DetA, AssA, DetRe, DetPr, LocA, IDP, IDR, "
+        "FP, FN, Frag) per tracker and cell: JSON 'detail', a second table",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
 
@@ -56,8 +72,35 @@ def _run_all(
     return outs
 
 
-def _select(names: list[str], profile: str) -> dict[str, peers.TrackerFactory]:
-    all_factories = peers.make_factories(profile=profile)
+def tracker_config(assignments: list[str]) -> TrackerConfig:
+    """``TrackerConfig`` with ``NAME=VALUE`` fields changed, each value parsed as its field's type."""
+    default = TrackerConfig()
+    changes: dict[str, Any] = {}
+    for a in assignments:
+        name, sep, text = (part.strip() for part in a.partition("="))
+        if not sep or not hasattr(default, name):
+            raise ValueError(f"--tracker-param wants NAME=VALUE with a TrackerConfig field, got {a!r}")
+        changes[name] = _parse_field(name, type(getattr(default, name)), text)
+    return dataclasses.replace(default, **changes)
+
+
+def _parse_field(name: str, kind: type, text: str) -> Any:
+    """``text`` as a value of field ``name`` of type ``kind`` (bool: true/false; str: one of its choices)."""
+    if kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"{name} wants true or false, got {text!r}")
+        return text.lower() == "true"
+    value = kind(text)
+    choices = typing.get_args(typing.get_type_hints(TrackerConfig)[name])
+    if kind is str and value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def _select(
+    names: list[str], profile: str, config: TrackerConfig | None = None
+) -> dict[str, peers.TrackerFactory]:
+    all_factories = peers.make_factories(config, profile=profile)
     unknown = [n for n in names if n not in all_factories]
     if unknown:
         raise ValueError(f"unknown trackers {unknown}; known: {list(all_factories)}")
@@ -139,11 +182,16 @@ def evaluate(
     names: list[str],
     profile: str = "published",
     min_score: float = data.MIN_SCORE,
+    detail: bool = False,
+    config: TrackerConfig | None = None,
 ) -> dict[str, Any]:
-    factories = _select(names, profile)
+    factories = _select(names, profile, config)
     result = _evaluate_kitti(kitti, factories, min_score)
     if mot is not None:
         _evaluate_mot(mot, factories, min_score, result)
+    details = _split_detail(result)
+    if detail:
+        result["detail"] = details
     specs = peers.PROFILES[profile]()
     result["peer_settings"] = {
         "profile": profile,
@@ -153,7 +201,32 @@ def evaluate(
         },
     }
     result["reproduction"] = reproduction(result)
+    if config is not None:
+        result["tracker_config"] = dataclasses.asdict(config)
     return result
+
+
+CELLS = ("car", "pedestrian", "mot15_pedestrian")
+COUNTS = ("FP", "FN", "Frag")
+
+
+def _split_detail(result: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """Move the ``scoring.DETAIL_METRICS`` out of every tracker's cells (which keep their headline
+    keys) into {tracker: {cell: {metric: value}}}."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, r in result["trackers"].items():
+        out[name] = {cell: {k: r[cell].pop(k) for k in scoring.DETAIL_METRICS} for cell in CELLS if cell in r}
+    return out
+
+
+def _detail_table(details: dict[str, dict[str, dict[str, float]]]) -> str:
+    keys = scoring.DETAIL_METRICS
+    lines = [f"{'tracker':<10} {'cell':<17}" + "".join(f" {k:>7}" for k in keys)]
+    for name, cells in details.items():
+        for cell, m in cells.items():
+            values = "".join(f" {m[k]:7.{0 if k in COUNTS else 2}f}" for k in keys)
+            lines.append(f"{name:<10} {cell:<17}{values}")
+    return "\n".join(lines)
 
 
 def _cell_fps(r: dict[str, Any], key: str) -> float | None:
@@ -193,9 +266,12 @@ def run(args: argparse.Namespace) -> int:
         log.warning("no MOT15 data at %s; skipping it", mot)
         mot = None
     names = [n.strip() for n in args.trackers.split(",") if n.strip()]
-    result = evaluate(kitti, mot, names, args.peer_settings)
+    config = tracker_config(args.tracker_param) if args.tracker_param else None
+    result = evaluate(kitti, mot, names, args.peer_settings, detail=args.detail, config=config)
     if args.json:
         print_json(result)
     else:
         print(_table(result))
+        if args.detail:
+            print("\n" + _detail_table(result["detail"]))
     return 0

@@ -29,6 +29,9 @@ F64 = npt.NDArray[np.float64]
 log = logging.getLogger(__name__)
 
 METRICS = ("HOTA", "MOTA", "IDF1", "IDSW")
+# What the headline figures are made of (``lepton eval tracking --detail``): HOTA = sqrt(DetA x AssA),
+# detection recall / precision / localisation, IDF1's precision and recall, CLEAR's counts.
+DETAIL_METRICS = ("DetA", "AssA", "DetRe", "DetPr", "LocA", "IDP", "IDR", "FP", "FN", "Frag")
 
 
 @dataclass
@@ -97,16 +100,25 @@ def _evaluate(
         if msg[dataset_cls][name] != "Success":
             raise RuntimeError(f"TrackEval failed for {name}: {msg[dataset_cls][name]}")
         combined = res[dataset_cls][name]["COMBINED_SEQ"]
-        out[name] = {
-            cls: {
-                "HOTA": 100.0 * float(np.mean(combined[cls]["HOTA"]["HOTA"])),
-                "MOTA": 100.0 * float(combined[cls]["CLEAR"]["MOTA"]),
-                "IDF1": 100.0 * float(combined[cls]["Identity"]["IDF1"]),
-                "IDSW": float(combined[cls]["CLEAR"]["IDSW"]),
-            }
-            for cls in classes
-        }
+        out[name] = {cls: _metrics(combined[cls]) for cls in classes}
     return out
+
+
+def _metrics(r: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """``METRICS`` and ``DETAIL_METRICS`` (percentages, counts) of one TrackEval class result."""
+    hota, clear, ident = r["HOTA"], r["CLEAR"], r["Identity"]
+    pct = {k: 100.0 * float(np.mean(hota[k])) for k in ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "LocA")}
+    return {
+        **pct,
+        "MOTA": 100.0 * float(clear["MOTA"]),
+        "IDF1": 100.0 * float(ident["IDF1"]),
+        "IDP": 100.0 * float(ident["IDP"]),
+        "IDR": 100.0 * float(ident["IDR"]),
+        "IDSW": float(clear["IDSW"]),
+        "FP": float(clear["CLR_FP"]),
+        "FN": float(clear["CLR_FN"]),
+        "Frag": float(clear["Frag"]),
+    }
 
 
 def score_kitti(

@@ -71,6 +71,13 @@ class TrackerConfig:
     buffer_iou_gate: float = param(0.3, "minimum buffered IoU of the C-BIoU stage", lo=0.0, hi=1.0, live=True)
     # Lifecycle.
     min_hits: int = param(3, "matched detections to confirm a track", lo=1, hi=100, live=True)
+    confirm_first_image: bool = param(
+        True,
+        "tracks born in the stream's first image are confirmed at once (ByteTrack / BoT-SORT; SORT and "
+        "OC-SORT report every track of the first min_hits images): nothing can have been confirmed before; "
+        "their ground state is published once they have min_hits matches",
+        live=True,
+    )
     max_coast_s: float = param(
         1.5, "a confirmed track unmatched this long is deleted", unit="s", lo=0.0, hi=60.0, live=True
     )

@@ -157,6 +157,7 @@ class MultiObjectTracker:
     def step(
         self, detections: Detections, stamp_s: float, locator: GroundLocator | None = None
     ) -> list[Track]:
+        first_image = self._last_stamp_s is None
         prev_s, dt = self._advance_clock(stamp_s)
         dets = self._valid_detections(detections)
         self._lifecycle(stamp_s)
@@ -168,7 +169,7 @@ class MultiObjectTracker:
         fix = locate(locator, dets.boxes[located], dets.classes[located])
         self._ground.update(self._t, ti, _rows_of(fix, slice(0, len(di))), stamp_s)
         newborn = _Dets(dets.boxes[born], dets.scores[born], dets.classes[born])
-        self._birth(newborn, _rows_of(fix, slice(len(di), None)), stamp_s)
+        self._birth(newborn, _rows_of(fix, slice(len(di), None)), stamp_s, first_image)
         return self._output(stamp_s)
 
     # ------------------------------------------------------------------------------------- stages
@@ -272,7 +273,7 @@ class MultiObjectTracker:
             t.keep(alive)
         self._ground.expire(t, stamp_s)
 
-    def _birth(self, dets: _Dets, fix: GroundFix, stamp_s: float) -> None:
+    def _birth(self, dets: _Dets, fix: GroundFix, stamp_s: float, first_image: bool = False) -> None:
         n = len(dets.scores)
         if n == 0:
             return
@@ -293,7 +294,7 @@ class MultiObjectTracker:
             first_s=np.full(n, stamp_s),
             last_s=np.full(n, stamp_s),
             hits=np.ones(n, np.int64),
-            confirmed=np.full(n, cfg.min_hits <= 1),
+            confirmed=np.full(n, cfg.min_hits <= 1 or (first_image and cfg.confirm_first_image)),
             slow=slow,
             box_q=np.stack([centre, centre, size, size], axis=1) ** 2,
             x=x,
@@ -313,7 +314,11 @@ class MultiObjectTracker:
         since = stamp_s - t.last_s
         states = np.where(t.confirmed, np.where(since <= 0.0, TrackState.CONFIRMED, TrackState.COASTING), 0)
         state_of = list(TrackState)
-        ground = _ground_states(t)
+        # A track confirmed before min_hits matches (confirm_first_image) keeps its ground state to itself
+        # until it has min_hits of them: a ground position from one or two fixes still jumps by metres at
+        # range, and world-frame consumers (fusion, planning) keep the evidence they always had.
+        early = t.confirmed & (t.hits < self.config.min_hits)
+        ground = _ground_states(t, t.g_valid & ~early)
         out = []
         # Python scalars and row views made in bulk (tolist, list(array)): this loop dominates a step
         # with many tracks.
@@ -369,10 +374,10 @@ def _rows_of(fix: GroundFix, rows: slice) -> GroundFix:
     return GroundFix(fix.xy_m[rows], fix.cov_m2[rows], fix.valid[rows])
 
 
-def _ground_states(t: TrackStore) -> list[GroundState | None]:
-    """One ``GroundState`` per track with a valid ground state (copies: snapshots outlive the step)."""
+def _ground_states(t: TrackStore, published: BoolArray) -> list[GroundState | None]:
+    """One ``GroundState`` per track where ``published`` (N,) (copies: snapshots outlive the step)."""
     gx, gP = t.gx.copy(), t.gcov.copy()
     return [
         GroundState(p, v, c) if ok else None
-        for p, v, c, ok in zip(list(gx[:, :2]), list(gx[:, 2:]), list(gP), t.g_valid.tolist())
+        for p, v, c, ok in zip(list(gx[:, :2]), list(gx[:, 2:]), list(gP), published.tolist())
     ]

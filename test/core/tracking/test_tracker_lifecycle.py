@@ -123,17 +123,55 @@ def test_nan_and_empty_boxes_are_counted_and_skipped() -> None:
     assert len(tracks) == 1 and np.isfinite(tracks[0].box).all()
 
 
+def _dets(boxes: list[list[float]], scores: list[float]) -> Detections:
+    return Detections(np.array(boxes, np.float32), np.array(scores, np.float32), np.full(len(scores), CAR))
+
+
+@pytest.mark.parametrize("confirm_first_image", [True, False])
+def test_ground_is_published_after_min_hits_fixes(confirm_first_image: bool) -> None:
+    # Confirmed at once in the first image, a track still keeps its ground state (one or two fixes:
+    # metres of jitter at range) off its snapshots until min_hits matches; tentative tracks as before.
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=3, confirm_first_image=confirm_first_image))
+    rng = np.random.default_rng(1)
+    steps = [tracker.step(scene(0.1 * k, rng), 0.1 * k, LOCATOR) for k in range(4)]
+    state = TrackState.CONFIRMED if confirm_first_image else TrackState.TENTATIVE
+    assert [t.state for t in steps[0]] == [state] * 3
+    has_ground = [[t.ground is not None for t in s] for s in steps]
+    early = [False] * 3 if confirm_first_image else [True] * 3
+    assert has_ground == [early, early, [True] * 3, [True] * 3]
+
+
 def test_lifecycle_in_hits_and_seconds() -> None:
     cfg = TrackerConfig(min_hits=3, max_coast_s=0.5)
     tracker = MultiObjectTracker(cfg)
     box = np.array([[500, 150, 560, 200]], np.float32)
     det = Detections(box, np.array([0.9], np.float32), np.array([CAR]))
-    states = [tracker.step(det, 0.1 * k)[0].state for k in range(3)]
+    tracker.step(Detections.empty(), 0.0)  # the stream's first image (confirm_first_image: test below)
+    states = [tracker.step(det, 0.1 * (k + 1))[0].state for k in range(3)]
     assert states == [TrackState.TENTATIVE, TrackState.TENTATIVE, TrackState.CONFIRMED]
-    coast = tracker.step(Detections.empty(), 0.3)
+    coast = tracker.step(Detections.empty(), 0.4)
     assert coast[0].state == TrackState.COASTING and coast[0].time_since_update_s == pytest.approx(0.1)
-    assert len(tracker.step(Detections.empty(), 0.7)) == 1  # 0.5 s unmatched: still coasting
-    assert tracker.step(Detections.empty(), 0.8) == []  # 0.6 s > max_coast_s: deleted
+    assert len(tracker.step(Detections.empty(), 0.8)) == 1  # 0.5 s unmatched: still coasting
+    assert tracker.step(Detections.empty(), 0.9) == []  # 0.6 s > max_coast_s: deleted
+
+
+@pytest.mark.parametrize(
+    ("confirm_first_image", "first", "second"),
+    [
+        # ByteTrack / BoT-SORT: no track can have been confirmed before the first image, so its
+        # confident detections are reported at once; later births still need min_hits.
+        (True, [TrackState.CONFIRMED], [TrackState.CONFIRMED, TrackState.TENTATIVE]),
+        (False, [TrackState.TENTATIVE], [TrackState.TENTATIVE, TrackState.TENTATIVE]),
+    ],
+)
+def test_first_image_confirmation(
+    confirm_first_image: bool, first: list[TrackState], second: list[TrackState]
+) -> None:
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=3, confirm_first_image=confirm_first_image))
+    a, b = [500, 150, 560, 200], [100, 150, 160, 200]
+    # The low-score detection (b) is no birth, in the first image or later.
+    assert [t.state for t in tracker.step(_dets([a, b], [0.9, 0.3]), 0.0)] == first
+    assert [t.state for t in tracker.step(_dets([a, b], [0.9, 0.9]), 0.1)] == second
 
 
 @pytest.mark.parametrize("dt", [0.04, 0.1, 0.2, 0.5])
