@@ -17,7 +17,7 @@ from lepton_perception.core.schema import param
 F64 = npt.NDArray[np.float64]
 
 # Rotation taking optical-frame vectors to a camera *body* frame (x forward, y left, z up).
-_R_BODY_OPTICAL: F64 = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+R_BODY_OPTICAL: F64 = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class CameraPose:
         rz = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
         ry = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])
         rx = np.array([[1.0, 0.0, 0.0], [0.0, cr, -sr], [0.0, sr, cr]])
-        result: F64 = rz @ ry @ rx @ _R_BODY_OPTICAL
+        result: F64 = rz @ ry @ rx @ R_BODY_OPTICAL
         return result
 
     def translation(self) -> F64:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from autoware_perception_msgs.msg import TrackedObjects
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import Quaternion, Transform, TransformStamped, Vector3
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -24,7 +23,7 @@ from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera
 from lepton_perception.ros.graph import Graph
 from lepton_perception.ros.params import default_params_file
 
-from .graph_utils import spin_until
+from .graph_utils import spin_until, stamped_transform
 
 pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
 
@@ -62,24 +61,13 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Sing
         assert "camera front: extrinsics from /tf_static (base_link -> front_optical)" in log.read_text()
 
 
-def _stamped(parent: str, child: str, xyz: tuple[float, ...], q: tuple[float, ...]) -> TransformStamped:
-    return TransformStamped(
-        header=Header(frame_id=parent),
-        child_frame_id=child,
-        transform=Transform(
-            translation=Vector3(x=xyz[0], y=xyz[1], z=xyz[2]),
-            rotation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3]),
-        ),
-    )
-
-
 def _mount_msg() -> TFMessage:
     """robot_state_publisher's chain: base_link -> front_link -> front_optical (REP 103 optical)."""
     body_q = (0.0, math.sin(PITCH / 2), 0.0, math.cos(PITCH / 2))
     return TFMessage(
         transforms=[
-            _stamped("base_link", "front_link", (MOUNT.x_m, MOUNT.y_m, MOUNT.z_m), body_q),
-            _stamped("front_link", "front_optical", (0.0, 0.0, 0.0), (-0.5, 0.5, -0.5, 0.5)),
+            stamped_transform("base_link", "front_link", (MOUNT.x_m, MOUNT.y_m, MOUNT.z_m), body_q),
+            stamped_transform("front_link", "front_optical", (0.0, 0.0, 0.0), (-0.5, 0.5, -0.5, 0.5)),
         ]
     )
 

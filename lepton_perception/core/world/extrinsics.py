@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from lepton_perception.core.camera import CameraPose
+from lepton_perception.core.camera import R_BODY_OPTICAL, CameraPose
 
 F64 = npt.NDArray[np.float64]
 
 # Optical-frame axes (z forward, x right, y down) in the camera body frame (x forward, y left, z up),
-# REP 103; the same convention as ``CameraPose.rotation`` (a round-trip test keeps them equal).
-_BODY_FROM_OPTICAL: F64 = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+# REP 103: the rotation ``CameraPose.rotation`` is built on.
+_BODY_FROM_OPTICAL: F64 = R_BODY_OPTICAL
 
 
 @dataclass(frozen=True)
