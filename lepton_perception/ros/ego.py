@@ -173,7 +173,7 @@ class FusedOutput:
         ``is_stationary`` is the fusion's hysteresis decision, not the single-speed threshold of the
         per-camera conversion.
         """
-        tracked = conv.tracked_objects_msg(self.result, header, self.epoch_ns)
+        tracked, predicted = conv.planning_msgs(self.result, header, self.epoch_ns)
         for msg, obj in zip(tracked.objects, self.objects):
             msg.kinematics.is_stationary = obj.is_stationary
-        return tracked, conv.predicted_objects_msg(self.result, header, self.epoch_ns)
+        return tracked, predicted

@@ -58,8 +58,9 @@ LATENCY_WINDOW = 200  # frames kept for latency percentiles
 # Outputs built only when someone listens (``process(wanted=...)``); the planning ones always are.
 OPTIONAL_OUTPUTS = ("annotated_image", "markers")
 DETECTOR_STAGES = ("preprocess", "inference", "postprocess")
-# The cycle of one frame, in order: message -> image, detector, tracker, predictor, messages, publish.
-STAGES = ("convert", *DETECTOR_STAGES, "track", "predict", "build", "publish")
+# The cycle of one frame, in order: message -> image, detector, tracker, predictor, messages, the fused
+# list of the batch (fusion, its predictions and messages), publish.
+STAGES = ("convert", *DETECTOR_STAGES, "track", "predict", "build", "fuse", "publish")
 
 
 # --- typed outputs -----------------------------------------------------------------------------------
@@ -429,6 +430,7 @@ class PerceptionRunner:
         live = [o for o in outputs if o.result is not None and o.messages is not None]
         if not live:
             return None
+        t0 = time.perf_counter()
         try:
             return self._fuse(live)
         except Exception as exc:  # the per-camera outputs stand; only the fused list of this batch is lost
@@ -437,6 +439,11 @@ class PerceptionRunner:
                 self._last_failure = f"fusion: {type(exc).__name__}: {exc}"
             self._log.warning(FUSED_KEY, "fusion", f"fused list lost: {type(exc).__name__}: {exc}")
             return None
+        finally:  # the batch's fused list is part of every one of its cameras' cycle
+            ms = (time.perf_counter() - t0) * 1e3
+            with self._lock:
+                for o in live:
+                    self.cameras[o.key].add_stage("fuse", ms)
 
     def _fuse(self, live: list[CameraOutput]) -> CameraOutput | None:
         fused = self.world.fuse([o.result for o in live if o.result is not None], self.predictor)
@@ -453,7 +460,7 @@ class PerceptionRunner:
         frame_id = self.world.frame_id
         tracked, predicted = fused.messages(Header(stamp=stamp, frame_id=frame_id))
         msgs = FrameMessages(objects=predicted, fused_tracked_objects=tracked)
-        if self.config.io.publish_markers:  # the fused list in the fixed frame (namespace "fused/...")
+        if self.config.io.publish_markers and self._wants_any("markers"):  # namespace "fused/..."
             msgs.markers, self.world.marker_ids = conv.markers_msg(
                 fused.result, stamp, frame_id, self.world.marker_ids
             )
@@ -607,6 +614,10 @@ class PerceptionRunner:
 
     def _wants(self, key: str, output: str) -> bool:
         return self._wanted is None or output in self._wanted.get(key, ())
+
+    def _wants_any(self, output: str) -> bool:
+        """Whether any camera of the batch wants ``output`` (the fused list's markers share its topic)."""
+        return self._wanted is None or any(output in w for w in self._wanted.values())
 
     def _projector(self, cam: CameraState, width: int, height: int) -> GroundProjector | None:
         """The camera's projector for this image size, rebuilt only when the intrinsics change."""
