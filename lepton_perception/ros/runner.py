@@ -55,8 +55,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LOG_EVERY_S = 5.0  # a repeated failure of one kind on one camera is logged at most this often
 LATENCY_WINDOW = 200  # frames kept for latency percentiles
-# Outputs built only when someone listens (``process(wanted=...)``); the planning ones always are.
-OPTIONAL_OUTPUTS = ("annotated_image", "markers")
+# Outputs built only when someone listens (``process(wanted=...)``): the viewers' ones and the per-camera
+# planning lists. Detections and the fused planning lists (what planners use) always are.
+OPTIONAL_OUTPUTS = ("annotated_image", "markers", "tracked_objects", "predicted_objects")
+# Per-camera outputs that show predicted paths: without any of them wanted, the camera's tracks are not
+# predicted (the fused list gets its own paths).
+PATH_OUTPUTS = ("predicted_objects", "markers", "annotated_image")
 DETECTOR_STAGES = ("preprocess", "inference", "postprocess")
 # The cycle of one frame, in order: message -> image, detector, tracker, predictor, messages, the fused
 # list of the batch (fusion, its predictions and messages), publish.
@@ -68,8 +72,9 @@ STAGES = ("convert", *DETECTOR_STAGES, "track", "predict", "build", "fuse", "pub
 class FrameMessages:
     """Everything one processed frame publishes. ``None``: not published for this frame.
 
-    ``tracked_objects`` / ``predicted_objects`` are ``None`` (withheld) when the camera has no valid
-    intrinsics: an empty list would tell a planner "nothing there" while the camera cannot place objects.
+    ``tracked_objects`` / ``predicted_objects`` are ``None`` when nobody listens to them, and (withheld)
+    when the camera has no valid intrinsics: an empty list would tell a planner "nothing there" while
+    the camera cannot place objects.
     A camera's frame fills the per-camera fields (and its markers); the fused list of all cameras
     (``PerceptionRunner.fuse``) fills ``objects``, ``fused_tracked_objects`` and its markers.
     """
@@ -592,7 +597,8 @@ class PerceptionRunner:
             self.world.locator(None if p is None else cam.locator, f.stamp_s)
             for (cam, f, _), p in zip(accepted, projectors)
         ]
-        results = self.pipeline.step_batch(frames, locators)
+        predict = [any(self._wants(cam.key, o) for o in PATH_OUTPUTS) for cam, _, _ in accepted]
+        results = self.pipeline.step_batch(frames, locators, predict)
         detector_ms = _detector_stages(self.detector, len(frames))
         outputs = []
         for (cam, frame, header), result, projector in zip(accepted, results, projectors):
@@ -606,7 +612,7 @@ class PerceptionRunner:
             with self._lock:
                 cam.counters["processed"] += 1
                 cam.counters["detections"] += len(result.detections)
-                cam.counters["planning_withheld"] += msgs.tracked_objects is None
+                cam.counters["planning_withheld"] += projector is None
                 for stage, ms in stages.items():
                     cam.add_stage(stage, ms)
             outputs.append(CameraOutput(cam.key, result, msgs))
@@ -659,10 +665,12 @@ class PerceptionRunner:
         frame_id = self.world.frame_id  # odometry's fixed frame, else io.target_frame
         planning_header = Header(stamp=header.stamp, frame_id=frame_id)
         msgs = FrameMessages(detections=conv.detections_msg(result, header))
-        if projector is not None:  # without intrinsics no ground positions: withhold, do not send "empty"
-            msgs.tracked_objects, msgs.predicted_objects = conv.planning_msgs(
-                result, planning_header, cam.epoch_ns
-            )
+        tracked, predicted = (self._wants(cam.key, o) for o in ("tracked_objects", "predicted_objects"))
+        # Without intrinsics no ground positions: withhold, do not send "empty".
+        if projector is not None and (tracked or predicted):
+            both = conv.planning_msgs(result, planning_header, cam.epoch_ns)
+            msgs.tracked_objects = both[0] if tracked else None
+            msgs.predicted_objects = both[1] if predicted else None
         if io.publish_markers and self._wants(cam.key, "markers"):
             msgs.markers, cam.marker_ids = conv.markers_msg(result, header.stamp, frame_id, cam.marker_ids)
         if io.publish_annotated_image and self._wants(cam.key, "annotated_image"):
