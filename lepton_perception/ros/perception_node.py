@@ -295,7 +295,9 @@ class PerceptionNode(Node):
         t0 = time.perf_counter()
         for topic, msg in out.messages.items():
             pub = self._pubs.get(topic.name(out.key))
-            if pub is not None:
+            # Nobody matched: a volatile topic's message would be serialized for no one (a transient-
+            # local one, the markers, is kept for late joiners).
+            if pub is not None and (topic.latched or pub.get_subscription_count() > 0):
                 pub.publish(msg)
         return (time.perf_counter() - t0) * 1e3
 
