@@ -239,7 +239,9 @@ class PerceptionRunner:
         self._log = _RateLimitedLog()
         self._last_failure = ""
         # Ego poses (odometry) and the one fused object list of all cameras (docs/world.md).
-        self.world = WorldState(vehicle_frame=config.io.target_frame)
+        self.world = WorldState(
+            vehicle_frame=config.io.target_frame, prediction_rate_hz=config.world.prediction_rate_hz
+        )
         self._wanted: Mapping[str, Collection[str]] | None = None  # of the batch being processed
         self.monitor = self._start_monitor(config)
 
