@@ -22,6 +22,7 @@ from autoware_perception_msgs.msg import (
 from autoware_perception_msgs.msg import PredictedPath as PredictedPathMsg
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import (
+    Accel,
     AccelWithCovariance,
     Point,
     Pose,
@@ -140,7 +141,8 @@ def _yaw_quaternion(yaw: float) -> Quaternion:
     return Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))
 
 
-Kinematics = tuple[PoseWithCovariance, TwistWithCovariance, bool]  # pose, twist, heading known (moving)
+# Pose, twist, acceleration (unknown: zero), heading known (moving); shared by an object's two messages.
+Kinematics = tuple[PoseWithCovariance, TwistWithCovariance, AccelWithCovariance, bool]
 M = TypeVar("M")
 
 
@@ -223,6 +225,11 @@ def _kinematics(tracks: list[Track]) -> list[Kinematics]:
                 twist=_build(Twist, linear=_vector(vx, vy), angular=_vector(0.0, 0.0)),
                 covariance=tc,
             ),
+            _build(
+                AccelWithCovariance,
+                accel=_build(Accel, linear=_vector(0.0, 0.0), angular=_vector(0.0, 0.0)),
+                covariance=np.zeros(36),
+            ),
             mov,
         )
         for (x, y), (vx, vy), qz, qw, pc, tc, mov in rows
@@ -263,12 +270,12 @@ def _planning_tracks(result: FrameResult) -> list[Track]:
 
 
 def _tracked_object(kin: Kinematics, identity: dict[str, Any]) -> TrackedObject:
-    pose, twist, heading_known = kin
+    pose, twist, accel, heading_known = kin
     k = _build(
         TrackedObjectKinematics,
         pose_with_covariance=pose,
         twist_with_covariance=twist,
-        acceleration_with_covariance=AccelWithCovariance(),
+        acceleration_with_covariance=accel,
         is_stationary=not heading_known,
         orientation_availability=(
             TrackedObjectKinematics.AVAILABLE if heading_known else TrackedObjectKinematics.UNAVAILABLE
@@ -312,13 +319,13 @@ def _path_msg(path: PredictedPath, stamp_s: float) -> PredictedPathMsg:
 def _predicted_object(
     result: FrameResult, kin: Kinematics, identity: dict[str, Any], paths: list[PredictedPath]
 ) -> PredictedObject:
-    pose, twist, _ = kin
+    pose, twist, accel, _ = kin
     mine = sorted(paths, key=lambda p: -p.confidence)
     k = _build(
         PredictedObjectKinematics,
         initial_pose_with_covariance=pose,
         initial_twist_with_covariance=twist,
-        initial_acceleration_with_covariance=AccelWithCovariance(),
+        initial_acceleration_with_covariance=accel,
         predicted_paths=_path_msgs(mine, result.stamp_s),
     )
     return _build(PredictedObject, kinematics=k, **identity)
