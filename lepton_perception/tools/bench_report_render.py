@@ -354,7 +354,14 @@ def _node_section(report: Report, plots_: dict[str, Path], base: Path) -> list[s
     cams = node.get("per_camera", {})
     out += [
         _table(
-            ["camera", "processed Hz", "latency p50 ms", "latency p95 ms", "cycle p50 ms"],
+            [
+                "camera",
+                "processed Hz",
+                "latency p50 ms",
+                "latency p95 ms",
+                "cycle p50 ms",
+                "outside inference %",
+            ],
             [
                 [
                     cam,
@@ -362,6 +369,7 @@ def _node_section(report: Report, plots_: dict[str, Path], base: Path) -> list[s
                     r.get("latency_ms_p50"),
                     r.get("latency_ms_p95"),
                     r.get("cycle_ms_p50", ""),
+                    r.get("outside_inference_pct", ""),
                 ]
                 for cam, r in cams.items()
             ],
