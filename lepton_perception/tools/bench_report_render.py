@@ -350,7 +350,14 @@ def _node_section(report: Report, plots_: dict[str, Path], base: Path) -> list[s
     out = ["## Node", ""]
     if not node:
         return [*out, _failed(report, "node"), ""]
-    out += [f"`{report.benches['node'].command}`", ""]
+    out += [
+        f"`{report.benches['node'].command}`",
+        "",
+        "Without an annotated-image subscriber; the bench listens to the detections and, as a planner, to"
+        " the fused `objects`. `cycle` = the worker's wall time per batch, the fused list (`fuse`) and"
+        " publishing included; outside inference = (cycle - inference) / cycle (docs/ros.md, Measured).",
+        "",
+    ]
     cams = node.get("per_camera", {})
     out += [
         _table(
