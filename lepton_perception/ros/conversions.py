@@ -35,7 +35,15 @@ from geometry_msgs.msg import (
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import ColorRGBA, Header
 from unique_identifier_msgs.msg import UUID
-from vision_msgs.msg import BoundingBox2D, Detection2D, Detection2DArray, ObjectHypothesisWithPose
+from vision_msgs.msg import (
+    BoundingBox2D,
+    Detection2D,
+    Detection2DArray,
+    ObjectHypothesis,
+    ObjectHypothesisWithPose,
+    Point2D,
+    Pose2D,
+)
 from visualization_msgs.msg import Marker, MarkerArray
 
 from lepton_perception.core.camera import CameraIntrinsics
@@ -368,20 +376,29 @@ def detections_msg(result: FrameResult, header: Header) -> Detection2DArray:
     """Tracks in image space for image consumers: ``id`` is the track id, the box the filtered box.
 
     Tentative tracks are included (planning-grade filtering is in TrackedObjects); the header is the
-    source image's.
+    source image's. The hypothesis pose is unused (identity, zero covariance, as a default message).
     """
-    out = Detection2DArray(header=header)
-    for t in result.tracks:
-        if t.state == TrackState.DELETED:
-            continue
-        x1, y1, x2, y2 = (float(v) for v in t.box)
-        bbox = BoundingBox2D(size_x=x2 - x1, size_y=y2 - y1)
-        bbox.center.position.x, bbox.center.position.y = (x1 + x2) / 2, (y1 + y2) / 2
-        hyp = ObjectHypothesisWithPose()
-        hyp.hypothesis.class_id = class_name(t.class_id)
-        hyp.hypothesis.score = float(t.score)
-        out.detections.append(Detection2D(header=header, results=[hyp], bbox=bbox, id=str(t.track_id)))
-    return out
+    live = [t for t in result.tracks if t.state != TrackState.DELETED]
+    boxes = np.asarray([t.box for t in live], dtype=np.float64).reshape(-1, 4)  # (N, 4) x1, y1, x2, y2 px
+    rows = zip(
+        live,
+        ((boxes[:, 0] + boxes[:, 2]) / 2).tolist(),
+        ((boxes[:, 1] + boxes[:, 3]) / 2).tolist(),
+        (boxes[:, 2] - boxes[:, 0]).tolist(),
+        (boxes[:, 3] - boxes[:, 1]).tolist(),
+    )
+    return Detection2DArray(header=header, detections=[_detection(t, header, *r) for t, *r in rows])
+
+
+def _detection(track: Track, header: Header, cx: float, cy: float, w: float, h: float) -> Detection2D:
+    center = _build(Pose2D, position=_build(Point2D, x=cx, y=cy), theta=0.0)
+    hyp = _build(
+        ObjectHypothesisWithPose,
+        hypothesis=_build(ObjectHypothesis, class_id=class_name(track.class_id), score=float(track.score)),
+        pose=_build(PoseWithCovariance, pose=_pose(0.0, 0.0, 0.0, 0.0, 1.0), covariance=np.zeros(36)),
+    )
+    bbox = _build(BoundingBox2D, center=center, size_x=w, size_y=h)
+    return _build(Detection2D, header=header, results=[hyp], bbox=bbox, id=str(track.track_id))
 
 
 # --- outputs for people and RViz ----------------------------------------------------------------------

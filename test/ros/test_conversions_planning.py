@@ -85,8 +85,9 @@ def test_fast_message_construction_equals_the_generated_constructors() -> None:
     from builtin_interfaces.msg import Duration
     from geometry_msgs.msg import Point, Pose, Quaternion
     from rclpy.serialization import deserialize_message, serialize_message
+    from vision_msgs.msg import Detection2D, ObjectHypothesisWithPose
 
-    from lepton_perception.ros.conversions import _build, _pose
+    from lepton_perception.ros.conversions import _build, _pose, detections_msg
 
     assert _pose(1.5, -2.0, 0.0, 0.25, 0.75) == Pose(
         position=Point(x=1.5, y=-2.0, z=0.0), orientation=Quaternion(x=0.0, y=0.0, z=0.25, w=0.75)
@@ -105,3 +106,10 @@ def test_fast_message_construction_equals_the_generated_constructors() -> None:
     tracked, predicted = planning_msgs(_result([north], [path]), Header(frame_id="odom"), epoch_ns=7)
     for msg, kind in ((tracked, TrackedObjects), (predicted, PredictedObjects)):
         assert deserialize_message(serialize_message(msg), kind) == msg
+    (det,) = detections_msg(_result([north], []), Header(frame_id="cam")).detections
+    want = Detection2D(header=Header(frame_id="cam"), id="1")
+    want.bbox.center.position.x, want.bbox.center.position.y = 20.0, 50.0
+    want.bbox.size_x, want.bbox.size_y = 20.0, 60.0
+    want.results = [ObjectHypothesisWithPose()]
+    want.results[0].hypothesis.class_id, want.results[0].hypothesis.score = "person", 0.75
+    assert det == want
