@@ -25,6 +25,7 @@ from geometry_msgs.msg import (
     Accel,
     AccelWithCovariance,
     Point,
+    Polygon,
     Pose,
     PoseWithCovariance,
     Quaternion,
@@ -67,8 +68,12 @@ def ns_to_time(t_ns: int) -> Time:
 
 
 def s_to_duration(t_s: float) -> Duration:
+    return Duration(**_duration_fields(t_s))
+
+
+def _duration_fields(t_s: float) -> dict[str, int]:
     ns = round(t_s * 1e9)
-    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    return {"sec": ns // 1_000_000_000, "nanosec": ns % 1_000_000_000}
 
 
 # --- camera input -----------------------------------------------------------------------------------
@@ -246,9 +251,12 @@ def _kinematics(tracks: list[Track]) -> list[Kinematics]:
 
 def _shape(class_id: int) -> Shape:
     length, width, height = _DIMENSIONS_M.get(class_id, (1.0, 1.0, 1.5))
-    shape = Shape(type=Shape.BOUNDING_BOX if class_id != 0 else Shape.CYLINDER)
-    shape.dimensions.x, shape.dimensions.y, shape.dimensions.z = length, width, height
-    return shape
+    return _build(
+        Shape,
+        type=Shape.BOUNDING_BOX if class_id != 0 else Shape.CYLINDER,
+        footprint=_build(Polygon, points=[]),
+        dimensions=_build(Vector3, x=float(length), y=float(width), z=float(height)),
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -319,7 +327,7 @@ def _path_msg(path: PredictedPath, stamp_s: float) -> PredictedPathMsg:
     return _build(
         PredictedPathMsg,
         path=[_pose(x, y, 0.0, qz, qw) for x, y, qz, qw in rows],
-        time_step=s_to_duration(step),
+        time_step=_build(Duration, **_duration_fields(step)),
         confidence=float(path.confidence),
     )
 
