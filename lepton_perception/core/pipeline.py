@@ -35,14 +35,19 @@ class Pipeline(Generic[TrackerT]):
         return self.step_batch([frame], [locator])[0]
 
     def step_batch(
-        self, frames: Sequence[Frame], locators: Sequence[GroundLocator | None]
+        self,
+        frames: Sequence[Frame],
+        locators: Sequence[GroundLocator | None],
+        predict: Sequence[bool] | None = None,
     ) -> list[FrameResult]:
-        """All frames go through the detector in one batch; tracking is per camera."""
+        """All frames go through the detector in one batch; tracking is per camera. ``predict``: per
+        frame, whether its tracks get paths (None: all do); a frame whose paths nobody uses skips it."""
         t0 = time.perf_counter()
         dets = self.detector.detect([f.image for f in frames]) if frames else []
         detect_ms = (time.perf_counter() - t0) * 1e3 / max(len(frames), 1)
         results = []
-        for frame, det, locator in zip(frames, dets, locators):
+        wants_paths = [True] * len(frames) if predict is None else list(predict)
+        for frame, det, locator, with_paths in zip(frames, dets, locators, wants_paths):
             t1 = time.perf_counter()
             tracker = self.trackers.get(frame.camera)
             if tracker is None:
@@ -50,7 +55,7 @@ class Pipeline(Generic[TrackerT]):
             tracks = tracker.step(det, frame.stamp_s, locator)
             t2 = time.perf_counter()
             paths = []
-            if self.predictor is not None:
+            if self.predictor is not None and with_paths:
                 live = [t for t in tracks if t.state in (TrackState.CONFIRMED, TrackState.COASTING)]
                 paths = self.predictor.predict(live, frame.stamp_s)
             t3 = time.perf_counter()

@@ -25,6 +25,7 @@ from std_msgs.msg import Header
 
 from lepton_perception.core.ground import F64, I64, GroundFix, GroundLocator, no_fix
 from lepton_perception.core.prediction.base import Predictor
+from lepton_perception.core.prediction.rate import PlannerRatePredictor
 from lepton_perception.core.types import Detections, FrameResult
 from lepton_perception.core.world.ego import EgoPose, EgoPoseBuffer
 from lepton_perception.core.world.fusion import FusedObject, FusionConfig, ObjectFusion
@@ -59,8 +60,16 @@ class _NoFix:
 class WorldState:
     """Ego poses and the fused object list of one node (or one offline run)."""
 
-    def __init__(self, fusion: FusionConfig | None = None, vehicle_frame: str = "base_link") -> None:
+    def __init__(
+        self,
+        fusion: FusionConfig | None = None,
+        vehicle_frame: str = "base_link",
+        prediction_rate_hz: float = 0.0,
+    ) -> None:
         self.poses = EgoPoseBuffer()
+        # Paths of the fused list at a planner's rate (0: every batch); cached per object id.
+        self.prediction_period_s = 1.0 / prediction_rate_hz if prediction_rate_hz > 0 else 0.0
+        self._paths: PlannerRatePredictor | None = None
         self.fusion = ObjectFusion(fusion)
         self.vehicle_frame = vehicle_frame
         self.fixed_frame: str | None = None  # the odometry's header.frame_id once a message came
@@ -106,6 +115,7 @@ class WorldState:
         """Forget the fused objects (time went back: they cannot be predicted backwards); new ids."""
         self.fusion = ObjectFusion(self.fusion.config)
         self.epoch_ns, self._last_fusion_s = None, None
+        self._paths = None  # new object ids: no cached path may carry over
 
     def locator(self, base: GroundLocator | None, stamp_s: float) -> GroundLocator | None:
         """The locator for one image at ``stamp_s`` (see the module doc)."""
@@ -127,6 +137,11 @@ class WorldState:
             return EgoPose(0.0, 0.0, 0.0)
         with self._lock:
             return self.poses.at(stamp_s)
+
+    def _predictor(self, inner: Predictor) -> PlannerRatePredictor:
+        if self._paths is None or self._paths.inner is not inner:
+            self._paths = PlannerRatePredictor(inner, self.prediction_period_s)
+        return self._paths
 
     def snapshot(self) -> WorldSnapshot:
         """Frame, status line and counters for diagnostics (any thread)."""
@@ -155,7 +170,7 @@ class WorldState:
             self.epoch_ns = round(stamp * 1e9)
         objects = self.fusion.update({r.camera: r.tracks for r in results}, stamp)
         tracks = [o.as_track() for o in objects]
-        paths = predictor.predict(tracks, stamp) if predictor is not None else []
+        paths = self._predictor(predictor).predict(tracks, stamp) if predictor is not None else []
         result = FrameResult(
             frame_id=self.frame_id, camera=FUSED_KEY, stamp_s=stamp, image_size=(0, 0),
             detections=Detections.empty(), tracks=tracks, paths=paths, timings_ms={},
@@ -182,7 +197,7 @@ class FusedOutput:
         ``is_stationary`` is the fusion's hysteresis decision, not the single-speed threshold of the
         per-camera conversion.
         """
-        tracked = conv.tracked_objects_msg(self.result, header, self.epoch_ns)
+        tracked, predicted = conv.planning_msgs(self.result, header, self.epoch_ns)
         for msg, obj in zip(tracked.objects, self.objects):
             msg.kinematics.is_stationary = obj.is_stationary
-        return tracked, conv.predicted_objects_msg(self.result, header, self.epoch_ns)
+        return tracked, predicted

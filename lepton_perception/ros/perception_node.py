@@ -257,23 +257,26 @@ class PerceptionNode(Node):
                 batch = [(key, self._pending.pop(key)) for key in ready]
                 received = dict(self._received_wall)
             try:
-                t0 = time.perf_counter()
-                outputs = self.runner.process(batch, self._wanted([key for key, _ in batch]))
-                published = [(out, self._publish(out)) for out in outputs]
-                cycle_ms = (time.perf_counter() - t0) * 1e3
-                done = time.monotonic()
-                for out, publish_ms in published:
-                    if publish_ms is not None:
-                        latency_ms = (done - received[out.key]) * 1e3
-                        self.runner.record_latency(out.key, latency_ms, publish_ms, cycle_ms)
-                fused = self.runner.fuse(outputs)  # one list of all cameras, after their own outputs
-                if fused is not None:
-                    self._publish(fused)
+                self._cycle(batch, received)
             except Exception as exc:  # the runner catches per-frame failures; this is the last net
                 self._worker_errors += 1
                 self.get_logger().error(
                     f"worker: batch lost: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0
                 )
+
+    def _cycle(self, batch: list[tuple[str, Image | CompressedImage]], received: dict[str, float]) -> None:
+        """Process and publish one batch; ``cycle`` = all of it, the fused list included."""
+        t0 = time.perf_counter()
+        outputs = self.runner.process(batch, self._wanted([key for key, _ in batch]))
+        published = [(out, self._publish(out)) for out in outputs]
+        done = time.monotonic()  # the cameras' own outputs are out: their latency ends here
+        fused = self.runner.fuse(outputs)  # one list of all cameras, after their own outputs
+        fused_ms = (self._publish(fused) or 0.0) if fused is not None else 0.0
+        cycle_ms = (time.perf_counter() - t0) * 1e3
+        for out, publish_ms in published:
+            if publish_ms is not None:
+                latency_ms = (done - received[out.key]) * 1e3
+                self.runner.record_latency(out.key, latency_ms, publish_ms + fused_ms, cycle_ms)
 
     def _ready_frames(self) -> list[str]:
         """Cameras whose pending frame can go now (call with the lock held).
@@ -308,7 +311,9 @@ class PerceptionNode(Node):
         t0 = time.perf_counter()
         for topic, msg in out.messages.items():
             pub = self._pubs.get(topic.name(out.key))
-            if pub is not None:
+            # Nobody matched: a volatile topic's message would be serialized for no one (a transient-
+            # local one, the markers, is kept for late joiners).
+            if pub is not None and (topic.latched or pub.get_subscription_count() > 0):
                 pub.publish(msg)
         return (time.perf_counter() - t0) * 1e3
 

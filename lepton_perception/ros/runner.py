@@ -56,11 +56,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LOG_EVERY_S = 5.0  # a repeated failure of one kind on one camera is logged at most this often
 LATENCY_WINDOW = 200  # frames kept for latency percentiles
-# Outputs built only when someone listens (``process(wanted=...)``); the planning ones always are.
-OPTIONAL_OUTPUTS = ("annotated_image", "markers")
+# Outputs built only when someone listens (``process(wanted=...)``): the viewers' ones and the per-camera
+# planning lists. Detections and the fused planning lists (what planners use) always are.
+OPTIONAL_OUTPUTS = ("annotated_image", "markers", "tracked_objects", "predicted_objects")
+# Per-camera outputs that show predicted paths: without any of them wanted, the camera's tracks are not
+# predicted (the fused list gets its own paths).
+PATH_OUTPUTS = ("predicted_objects", "markers", "annotated_image")
 DETECTOR_STAGES = ("preprocess", "inference", "postprocess")
-# The cycle of one frame, in order: message -> image, detector, tracker, predictor, messages, publish.
-STAGES = ("convert", *DETECTOR_STAGES, "track", "predict", "build", "publish")
+# The cycle of one frame, in order: message -> image, detector, tracker, predictor, messages, the fused
+# list of the batch (fusion, its predictions and messages), publish.
+STAGES = ("convert", *DETECTOR_STAGES, "track", "predict", "build", "fuse", "publish")
 
 
 # --- typed outputs -----------------------------------------------------------------------------------
@@ -68,8 +73,9 @@ STAGES = ("convert", *DETECTOR_STAGES, "track", "predict", "build", "publish")
 class FrameMessages:
     """Everything one processed frame publishes. ``None``: not published for this frame.
 
-    ``tracked_objects`` / ``predicted_objects`` are ``None`` (withheld) when the camera has no valid
-    intrinsics: an empty list would tell a planner "nothing there" while the camera cannot place objects.
+    ``tracked_objects`` / ``predicted_objects`` are ``None`` when nobody listens to them, and (withheld)
+    when the camera has no valid intrinsics: an empty list would tell a planner "nothing there" while
+    the camera cannot place objects.
     A camera's frame fills the per-camera fields (and its markers); the fused list of all cameras
     (``PerceptionRunner.fuse``) fills ``objects``, ``fused_tracked_objects`` and its markers.
     """
@@ -238,7 +244,9 @@ class PerceptionRunner:
         self._log = _RateLimitedLog()
         self._last_failure = ""
         # Ego poses (odometry) and the one fused object list of all cameras (docs/world.md).
-        self.world = WorldState(vehicle_frame=config.io.target_frame)
+        self.world = WorldState(
+            vehicle_frame=config.io.target_frame, prediction_rate_hz=config.world.prediction_rate_hz
+        )
         # Camera mounts from /tf_static when published, else the camera_poses.* parameters.
         self.extrinsics = CameraExtrinsics(vehicle_frame=config.io.target_frame)
         self._wanted: Mapping[str, Collection[str]] | None = None  # of the batch being processed
@@ -437,6 +445,7 @@ class PerceptionRunner:
         live = [o for o in outputs if o.result is not None and o.messages is not None]
         if not live:
             return None
+        t0 = time.perf_counter()
         try:
             return self._fuse(live)
         except Exception as exc:  # the per-camera outputs stand; only the fused list of this batch is lost
@@ -445,6 +454,11 @@ class PerceptionRunner:
                 self._last_failure = f"fusion: {type(exc).__name__}: {exc}"
             self._log.warning(FUSED_KEY, "fusion", f"fused list lost: {type(exc).__name__}: {exc}")
             return None
+        finally:  # the batch's fused list is part of every one of its cameras' cycle
+            ms = (time.perf_counter() - t0) * 1e3
+            with self._lock:
+                for o in live:
+                    self.cameras[o.key].add_stage("fuse", ms)
 
     def _fuse(self, live: list[CameraOutput]) -> CameraOutput | None:
         fused = self.world.fuse([o.result for o in live if o.result is not None], self.predictor)
@@ -461,7 +475,7 @@ class PerceptionRunner:
         frame_id = self.world.frame_id
         tracked, predicted = fused.messages(Header(stamp=stamp, frame_id=frame_id))
         msgs = FrameMessages(objects=predicted, fused_tracked_objects=tracked)
-        if self.config.io.publish_markers:  # the fused list in the fixed frame (namespace "fused/...")
+        if self.config.io.publish_markers and self._wants_any("markers"):  # namespace "fused/..."
             msgs.markers, self.world.marker_ids = conv.markers_msg(
                 fused.result, stamp, frame_id, self.world.marker_ids
             )
@@ -597,7 +611,8 @@ class PerceptionRunner:
             self.world.locator(None if p is None else cam.locator, f.stamp_s)
             for (cam, f, _), p in zip(accepted, projectors)
         ]
-        results = self.pipeline.step_batch(frames, locators)
+        predict = [any(self._wants(cam.key, o) for o in PATH_OUTPUTS) for cam, _, _ in accepted]
+        results = self.pipeline.step_batch(frames, locators, predict)
         detector_ms = _detector_stages(self.detector, len(frames))
         outputs = []
         for (cam, frame, header), result, projector in zip(accepted, results, projectors):
@@ -611,7 +626,7 @@ class PerceptionRunner:
             with self._lock:
                 cam.counters["processed"] += 1
                 cam.counters["detections"] += len(result.detections)
-                cam.counters["planning_withheld"] += msgs.tracked_objects is None
+                cam.counters["planning_withheld"] += projector is None
                 for stage, ms in stages.items():
                     cam.add_stage(stage, ms)
             outputs.append(CameraOutput(cam.key, result, msgs))
@@ -619,6 +634,10 @@ class PerceptionRunner:
 
     def _wants(self, key: str, output: str) -> bool:
         return self._wanted is None or output in self._wanted.get(key, ())
+
+    def _wants_any(self, output: str) -> bool:
+        """Whether any camera of the batch wants ``output`` (the fused list's markers share its topic)."""
+        return self._wanted is None or any(output in w for w in self._wanted.values())
 
     def _projector(self, cam: CameraState, width: int, height: int) -> GroundProjector | None:
         """The camera's projector for this image size, rebuilt only when the intrinsics or the
@@ -683,10 +702,12 @@ class PerceptionRunner:
         frame_id = self.world.frame_id  # odometry's fixed frame, else io.target_frame
         planning_header = Header(stamp=header.stamp, frame_id=frame_id)
         msgs = FrameMessages(detections=conv.detections_msg(result, header))
-        if projector is not None:  # without intrinsics no ground positions: withhold, do not send "empty"
-            msgs.tracked_objects, msgs.predicted_objects = conv.planning_msgs(
-                result, planning_header, cam.epoch_ns
-            )
+        tracked, predicted = (self._wants(cam.key, o) for o in ("tracked_objects", "predicted_objects"))
+        # Without intrinsics no ground positions: withhold, do not send "empty".
+        if projector is not None and (tracked or predicted):
+            both = conv.planning_msgs(result, planning_header, cam.epoch_ns)
+            msgs.tracked_objects = both[0] if tracked else None
+            msgs.predicted_objects = both[1] if predicted else None
         if io.publish_markers and self._wants(cam.key, "markers"):
             msgs.markers, cam.marker_ids = conv.markers_msg(result, header.stamp, frame_id, cam.marker_ids)
         if io.publish_annotated_image and self._wants(cam.key, "annotated_image"):

@@ -49,6 +49,11 @@ class OutputTopic:
     qos: QoSProfile
     topic: str = ""  # topic name when it differs from ``field``
 
+    @property
+    def latched(self) -> bool:
+        """Transient local: late subscribers get the last message, so it is published even to nobody."""
+        return self.qos.durability == DurabilityPolicy.TRANSIENT_LOCAL
+
     def name(self, key: str) -> str:
         """Topic name relative to the node namespace, e.g. ``front/tracked_objects``."""
         base = self.topic or self.field

@@ -7,10 +7,13 @@ profile). For every frame the node answers, latency = receive wall time - the im
 wall-clock times of publication). The run is split into thirds: a latency that keeps growing from the
 first to the last third means a queue is building up; a bounded one means stale frames are dropped.
 
-The cycle of one frame (convert, preprocess, inference, postprocess, track, predict, build, publish;
-``cycle`` = the worker's wall time for the batch) comes from the node's own medians over its last 200
-frames (``*_ms_p50`` in /diagnostics). By default the node runs twice: with nobody listening to the
-annotated image (not drawn, not sent) and with a subscriber to it. ``--json``: per camera
+The cycle of one frame (convert, preprocess, inference, postprocess, track, predict, build, fuse,
+publish; ``cycle`` = the worker's wall time for the batch, the fused list of all cameras included) comes
+from the node's own medians over its last 200 frames (``*_ms_p50`` in /diagnostics). Subscribers: the
+bench listens to every camera's detections (latency) and, as a planner does, to the fused ``objects``;
+nobody listens to the per-camera tracked/predicted lists or the markers (the node builds neither). By
+default the node runs twice: with nobody listening to the annotated image (not drawn, not sent) and with
+a subscriber to it. ``--json``: per camera
 ``cycle_ms_p50`` and ``stages_ms_p50`` (stage -> ms) of the run without a subscriber, and the same
 under ``with_annotated_image_subscriber``.
 """
@@ -27,6 +30,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from autoware_perception_msgs.msg import PredictedObjects
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -169,7 +173,11 @@ def _run_node(
             last_diag[st.hardware_id] = {kv.key: kv.value for kv in st.values}
 
     answer, annotated = TOPIC_BY_FIELD["detections"], TOPIC_BY_FIELD["annotated_image"]
-    subs = [node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, on_diag, DIAGNOSTICS_QOS)]
+    planner = TOPIC_BY_FIELD["objects"]  # the fused list of all cameras, what a planner subscribes to
+    subs = [
+        node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, on_diag, DIAGNOSTICS_QOS),
+        node.create_subscription(PredictedObjects, f"{NS}/{planner.name('')}", lambda _m: None, planner.qos),
+    ]
     for n in names:
         key = n.strip("/")
         cb = functools.partial(on_answer, n)

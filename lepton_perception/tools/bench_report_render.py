@@ -350,11 +350,25 @@ def _node_section(report: Report, plots_: dict[str, Path], base: Path) -> list[s
     out = ["## Node", ""]
     if not node:
         return [*out, _failed(report, "node"), ""]
-    out += [f"`{report.benches['node'].command}`", ""]
+    out += [
+        f"`{report.benches['node'].command}`",
+        "",
+        "Without an annotated-image subscriber; the bench listens to the detections and, as a planner, to"
+        " the fused `objects`. `cycle` = the worker's wall time per batch, the fused list (`fuse`) and"
+        " publishing included; outside inference = (cycle - inference) / cycle (docs/ros.md, Measured).",
+        "",
+    ]
     cams = node.get("per_camera", {})
     out += [
         _table(
-            ["camera", "processed Hz", "latency p50 ms", "latency p95 ms", "cycle p50 ms"],
+            [
+                "camera",
+                "processed Hz",
+                "latency p50 ms",
+                "latency p95 ms",
+                "cycle p50 ms",
+                "outside inference %",
+            ],
             [
                 [
                     cam,
@@ -362,6 +376,7 @@ def _node_section(report: Report, plots_: dict[str, Path], base: Path) -> list[s
                     r.get("latency_ms_p50"),
                     r.get("latency_ms_p95"),
                     r.get("cycle_ms_p50", ""),
+                    r.get("outside_inference_pct", ""),
                 ]
                 for cam, r in cams.items()
             ],

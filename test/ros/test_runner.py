@@ -301,13 +301,22 @@ def test_optional_outputs_are_built_only_when_wanted(runner_factory, pets_frames
     runner = runner_factory(**{"io.publish_annotated_image": True, "io.publish_markers": True})
     _info(runner, "front", pets_frames[0])
     (nobody,) = runner.process([("front", _msg(pets_frames[0], 0))], wanted={"front": set()})
-    assert nobody.messages.annotated_image is None and nobody.messages.markers is None
-    assert nobody.messages.detections is not None and nobody.messages.tracked_objects is not None
+    m = nobody.messages
+    assert m.annotated_image is None and m.markers is None
+    assert m.tracked_objects is None and m.predicted_objects is None and m.detections is not None
+    assert nobody.result.paths == []  # no per-camera output shows paths: the camera is not predicted
+    fused = runner.fuse([nobody])  # the planners' list is always built, its markers only when wanted
+    assert fused.messages.objects is not None and fused.messages.markers is None
     (viewer,) = runner.process([("front", _msg(pets_frames[1], 1))], wanted={"front": {"annotated_image"}})
     assert viewer.messages.annotated_image is not None and viewer.messages.markers is None
-    (offline,) = runner.process([("front", _msg(pets_frames[2], 2))])  # lepton process: everything
-    assert offline.messages.annotated_image is not None and offline.messages.markers is not None
-    assert (offline.messages.annotated_image.width, offline.messages.annotated_image.height) == (768, 576)
+    assert runner.fuse([viewer]).messages.markers is None
+    (planner,) = runner.process([("front", _msg(pets_frames[2], 2))], wanted={"front": {"tracked_objects"}})
+    assert planner.messages.tracked_objects is not None and planner.messages.predicted_objects is None
+    (offline,) = runner.process([("front", _msg(pets_frames[3], 3))])  # lepton process: everything
+    m = offline.messages
+    assert m.annotated_image is not None and m.markers is not None and m.predicted_objects is not None
+    assert (m.annotated_image.width, m.annotated_image.height) == (768, 576)
+    assert runner.fuse([offline]).messages.markers is not None
 
 
 def test_every_stage_of_the_cycle_is_timed(runner_factory, pets_frames) -> None:
@@ -315,11 +324,11 @@ def test_every_stage_of_the_cycle_is_timed(runner_factory, pets_frames) -> None:
     _info(runner, "front", pets_frames[0])
     for k in range(3):
         (out,) = runner.process([("front", _msg(pets_frames[k], k))], wanted={"front": set()})
-        assert out.result is not None
+        assert out.result is not None and runner.fuse([out]) is not None
         runner.record_latency("front", 30.0, publish_ms=0.5, cycle_ms=25.0)
     values = dict(runner.health(worker_alive=True)[1].values)
     detector = ("preprocess", "inference", "postprocess") if "inference_ms_p50" in values else ("detect",)
-    for stage in ("convert", *detector, "track", "predict", "build", "publish", "cycle"):
+    for stage in ("convert", *detector, "track", "predict", "build", "fuse", "publish", "cycle"):
         assert values[f"{stage}_ms_p50"] >= 0.0, stage
     assert values["cycle_ms_p50"] == 25.0 and values["publish_ms_p50"] == 0.5
     assert 0.0 < values[f"{detector[-1]}_ms_p50"] < 10_000.0

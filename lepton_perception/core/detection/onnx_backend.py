@@ -26,7 +26,7 @@ from lepton_perception.core.detection.base import (
     load_onnx,
     with_filter,
 )
-from lepton_perception.core.detection.postprocess import decode, make_grid, postprocess
+from lepton_perception.core.detection.postprocess import candidates, decode, make_grid, postprocess
 from lepton_perception.core.detection.preprocess import Letterbox, LetterboxBuffer
 from lepton_perception.core.types import Detections
 
@@ -232,16 +232,13 @@ class OnnxRuntimeDetector:
         else:
             raw = np.concatenate([self.session.run(None, {self._input_name: b[None]})[0] for b in blob])
         t2 = time.perf_counter()
-        out = [
-            postprocess(
-                decode(raw[i], self._grid, self._stride),
-                lb,
-                self._thresholds,
-                self.config.nms_iou,
-                self.config.max_detections,
+        out = []
+        for i, lb in enumerate(lbs):
+            rows = candidates(raw[i], self._thresholds)  # only anchors that can pass are decoded
+            decoded = decode(raw[i][rows], self._grid[rows], self._stride[rows])
+            out.append(
+                postprocess(decoded, lb, self._thresholds, self.config.nms_iou, self.config.max_detections)
             )
-            for i, lb in enumerate(lbs)
-        ]
         t3 = time.perf_counter()
         self.last_timings_ms = StageTimings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
         return out

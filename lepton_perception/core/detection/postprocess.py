@@ -25,6 +25,22 @@ def make_grid(size: int, strides: tuple[int, ...] = STRIDES) -> tuple[F32, F32]:
     return np.concatenate(xy).astype(np.float32), np.concatenate(st).astype(np.float32)
 
 
+def candidates(raw: F32, thresholds: F32) -> npt.NDArray[np.intp]:
+    """Rows of a (A, 85) raw output that can pass ``thresholds`` (80,): the others need no decoding.
+
+    A score is objectness x class probability, at most objectness x the largest class probability of
+    the image (rounding is monotone), so rows below the smallest threshold on that bound are out:
+    exact, whatever the class probabilities are (sigmoids, or int8 outputs slightly over 1).
+    """
+    floor = float(thresholds.min())
+    if not np.isfinite(floor):
+        return np.zeros(0, np.intp)
+    top = float(raw[:, 5:].max()) if len(raw) else 1.0
+    if np.isnan(top):  # no bound: decode everything
+        return np.arange(len(raw))
+    return np.flatnonzero(raw[:, 4] * np.float32(max(top, 1.0)) >= floor)
+
+
 def decode(raw: F32, grid: F32, stride: F32) -> F32:
     """(A, 85) raw head output -> (A, 85) with xywh in input pixels (centre x, y, w, h)."""
     out = raw.copy()

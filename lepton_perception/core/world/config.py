@@ -19,3 +19,12 @@ class WorldConfig:
     # pitch is unknown (KITTI); on a calibrated rig it follows the height-prior errors of the objects
     # in view (docs/world.md, "Root causes"), so a calibrated rig turns it off.
     track_horizon: bool = param(True, _HORIZON_DOC)
+    # How often the fused list's paths are predicted; in between they are re-anchored to the objects'
+    # current positions (core/prediction/rate.py): a planner's rate, not the cameras'.
+    prediction_rate_hz: float = param(
+        10.0,
+        "predict the fused objects' paths at most this often, re-anchored in between; 0 = every batch",
+        unit="Hz",
+        lo=0.0,
+        hi=1000.0,
+    )

@@ -94,3 +94,24 @@ def test_full_postprocess_agrees(seed):
         assert set(want.class_ids.tolist()) <= {0, 1, 2, 3, 5, 7}
         assert (want.boxes[:, [0, 2]] <= lb.width).all() and (want.boxes[:, [1, 3]] <= lb.height).all()
         assert (want.boxes >= 0).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("over_one", [False, True])
+def test_decoding_only_the_candidate_rows_gives_the_same_detections(seed: int, over_one: bool) -> None:
+    """``candidates`` drops only rows that cannot pass, also when class probabilities exceed 1."""
+    raw = _random_raw(seed)[0]
+    if over_one:  # e.g. a dequantised int8 sigmoid
+        raw[::7, 5] *= 1.02
+    grid, stride = np_post.make_grid(SIZE)
+    thresholds = np.full(80, np.inf, np.float32)
+    thresholds[[0, 1, 2, 3, 5, 7]] = [0.3, 0.25, 0.3, 0.3, 0.35, 0.3]
+    lb = Letterbox.fit(1280, 720, SIZE)
+    want = np_post.postprocess(np_post.decode(raw, grid, stride), lb, thresholds, 0.45, 300)
+    rows = np_post.candidates(raw, thresholds)
+    got = np_post.postprocess(np_post.decode(raw[rows], grid[rows], stride[rows]), lb, thresholds, 0.45, 300)
+    assert len(rows) < len(raw) and len(want.boxes) > 0
+    np.testing.assert_array_equal(got.boxes, want.boxes)
+    np.testing.assert_array_equal(got.scores, want.scores)
+    np.testing.assert_array_equal(got.class_ids, want.class_ids)
+    assert len(np_post.candidates(raw, np.full(80, np.inf, np.float32))) == 0
