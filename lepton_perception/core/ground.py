@@ -13,7 +13,7 @@ Implementations:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,29 @@ class GroundLocator(Protocol):
     def locate(self, boxes_xyxy: F64, class_ids: I64) -> GroundFix:
         """(N, 4) xyxy boxes in pixels and their (N,) COCO class ids -> N ground fixes."""
         ...
+
+
+class ImageMotion(Protocol):
+    """How the camera's own motion moved boxes from its earlier image to its current one."""
+
+    def warp_cxcywh(self, boxes: F64) -> F64:
+        """(N, 4) boxes (cx, cy, w, h) px in the earlier image -> (N, 4) in the current image."""
+        ...
+
+
+@runtime_checkable
+class MovingLocator(Protocol):
+    """A locator that knows the camera's pose at its image (``core/world/locator.py``), so it can tell
+    the tracker how the camera moved since the image of ``previous`` (None: unknown)."""
+
+    def motion_since(self, previous: object) -> ImageMotion | None: ...
+
+
+def image_motion(previous: GroundLocator | None, current: GroundLocator | None) -> ImageMotion | None:
+    """The camera's image motion between two locators' images, where the current one knows it."""
+    if previous is None or not isinstance(current, MovingLocator):
+        return None
+    return current.motion_since(previous)
 
 
 def no_fix(n: int) -> GroundFix:

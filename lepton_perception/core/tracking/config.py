@@ -78,6 +78,13 @@ class TrackerConfig:
         "their ground state is published once they have min_hits matches",
         live=True,
     )
+    ego_motion_compensation: bool = param(
+        True,
+        "with ego poses (odometry), move every track's predicted box by the image motion the vehicle's own "
+        "motion causes between two images (a static object's foot carried through both poses, size by "
+        "the depth ratio) before associating; without poses it does nothing",
+        live=True,
+    )
     max_coast_s: float = param(
         1.5, "a confirmed track unmatched this long is deleted", unit="s", lo=0.0, hi=60.0, live=True
     )

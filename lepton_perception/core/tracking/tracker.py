@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lepton_perception.core.boxes import cxcywh_to_xyxy, xyxy_to_cxcywh
-from lepton_perception.core.ground import GroundFix, GroundLocator
+from lepton_perception.core.ground import GroundFix, GroundLocator, image_motion
 from lepton_perception.core.tracking.association import (
     AssociationCost,
     AssociationStage,
@@ -133,6 +133,7 @@ class MultiObjectTracker:
         self._t = TrackStore()
         self._next_id = 1
         self._last_stamp_s: float | None = None
+        self._last_locator: GroundLocator | None = None  # the previous image's, for ego-motion
         self.skipped_detections = 0  # rejected for NaN / infinite / empty boxes or scores
 
     @property
@@ -162,6 +163,7 @@ class MultiObjectTracker:
         dets = self._valid_detections(detections)
         self._lifecycle(stamp_s)
         self._predict(dt)
+        self._compensate(locator)
         ti, di = associate(self._stages, self._candidates(dets, prev_s))
         self._update(ti, dets.boxes[di], dets.scores[di], stamp_s)
         born = self._unmatched_confident(dets, di)
@@ -199,6 +201,18 @@ class MultiObjectTracker:
         t = self._t
         t.x, t.P = self._box_model.predict(t.x, t.P, dt, self._box_accel_var(t.x, t.box_q))
         self._ground.predict(t, dt)
+
+    def _compensate(self, locator: GroundLocator | None) -> None:
+        """Ego-motion compensation: the image motion of the vehicle's own movement since the previous
+        image applied to the predicted and the last observed boxes (``core/world/image_motion.py``)."""
+        previous, self._last_locator = self._last_locator, locator
+        motion = image_motion(previous, locator) if self.config.ego_motion_compensation else None
+        t = self._t
+        if motion is None or len(t.x) == 0:
+            return
+        t.x[:, :4] = motion.warp_cxcywh(t.x[:, :4])
+        t.x_obs[:, :4] = motion.warp_cxcywh(t.x_obs[:, :4])
+        t.obs_box[:] = cxcywh_to_xyxy(motion.warp_cxcywh(xyxy_to_cxcywh(t.obs_box)))
 
     def _candidates(self, dets: _Dets, prev_s: float) -> Candidates:
         t, cfg = self._t, self.config

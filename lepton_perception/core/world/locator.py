@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from lepton_perception.core.camera import GroundProjector
 from lepton_perception.core.ground import F64, I64, GroundFix, GroundLocator
 from lepton_perception.core.world.ego import EgoPose
+from lepton_perception.core.world.image_motion import EgoImageMotion
 
 
 @dataclass(frozen=True)
@@ -40,3 +42,14 @@ class WorldGroundLocator:
         xy: npt.NDArray[np.float64] = self.pose.to_fixed(fix.xy_m)
         cov: npt.NDArray[np.float64] = rot @ fix.cov_m2 @ rot.T  # (N, 2, 2), NaN rows stay NaN
         return GroundFix(xy, cov, fix.valid)
+
+    def motion_since(self, previous: object) -> EgoImageMotion | None:
+        """The image motion of this camera from ``previous`` (the locator of its earlier image) to this
+        image, for the tracker's ego-motion compensation; None unless both see through the same camera
+        (same vehicle-frame locator, so the same mount) in the same fixed frame."""
+        if not isinstance(previous, WorldGroundLocator) or previous.base is not self.base:
+            return None
+        projector = getattr(self.base, "projector", None)
+        if previous.frame != self.frame or not isinstance(projector, GroundProjector):
+            return None
+        return EgoImageMotion(projector, previous.pose, self.pose)
