@@ -317,6 +317,7 @@ def acceptance(report: Report) -> list[str]:
         lines.append(
             f"* int8 speed-up over fp32 onnxruntime, batch 1: {speed['median']:.2f}x (median of"
             f" {len(speed['per_repeat'])} paired repeats; target >= {INT8_SPEEDUP_MIN}x): **{_met(ok)}**"
+            + ("" if ok else '; what bounds it on this model: detector.md, "int8 on CPU"')
         )
     ref = (acc or {}).get("compare", {}).get("reference")
     if acc and ref:
