@@ -210,9 +210,11 @@ class MultiObjectTracker:
         t = self._t
         if motion is None or len(t.x) == 0:
             return
-        t.x[:, :4] = motion.warp_cxcywh(t.x[:, :4])
-        t.x_obs[:, :4] = motion.warp_cxcywh(t.x_obs[:, :4])
-        t.obs_box[:] = cxcywh_to_xyxy(motion.warp_cxcywh(xyxy_to_cxcywh(t.obs_box)))
+        n = len(t.x)
+        # One warp call for the three box sets: (3N, 4) rows predicted, observed state, observed box.
+        warped = motion.warp_cxcywh(np.concatenate([t.x[:, :4], t.x_obs[:, :4], xyxy_to_cxcywh(t.obs_box)]))
+        t.x[:, :4], t.x_obs[:, :4] = warped[:n], warped[n : 2 * n]
+        t.obs_box[:] = cxcywh_to_xyxy(warped[2 * n :])
 
     def _candidates(self, dets: _Dets, prev_s: float) -> Candidates:
         t, cfg = self._t, self.config

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from lepton_perception.core.boxes import iou_matrix
 from lepton_perception.core.tracking import TrackerConfig
 from lepton_perception.core.tracking.association import (
     GATED,
@@ -15,19 +14,6 @@ from lepton_perception.core.tracking.association import (
     linear_assignment,
 )
 from lepton_perception.core.tracking.tracker import cascade
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "iou"),
-    [
-        ([0, 0, 10, 10], [0, 0, 10, 10], 1.0),
-        ([0, 0, 10, 10], [5, 0, 15, 10], 50 / 150),
-        ([0, 0, 10, 10], [20, 20, 30, 30], 0.0),
-        ([0, 0, 10, 10], [2, 2, 8, 8], 36 / 100),
-    ],
-)
-def test_iou(a: list[float], b: list[float], iou: float) -> None:
-    assert iou_matrix(np.array([a]), np.array([b]))[0, 0] == pytest.approx(iou)
 
 
 def test_assignment_respects_gate_and_finds_global_optimum() -> None:
