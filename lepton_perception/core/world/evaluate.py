@@ -75,14 +75,14 @@ def cv_paths(history: F64, stamp_s: float) -> dict[str, F64] | None:
     if len(history) < 2 or history[0, 0] > stamp_s - (OBS_STEPS - 1) * STEP_S + 1e-6:
         return None
     grid = stamp_s - STEP_S * np.arange(OBS_STEPS - 1, -1, -1, dtype=np.float64)
-    obs = interp_rows(history[:, 0], history[:, 1:3], grid)  # (8, 2), last = now
+    obs = interp_clamped(history[:, 0], history[:, 1:3], grid)  # (8, 2), last = now
     ahead = STEP_S * np.arange(1, PRED_STEPS + 1, dtype=np.float64)[:, None]
     v_last = (obs[-1] - obs[-2]) / STEP_S
     v_mean3 = (obs[-1] - obs[-4]) / (3 * STEP_S)
     return {"cv_last": obs[-1] + v_last * ahead, "cv_mean3": obs[-1] + v_mean3 * ahead}
 
 
-def interp_rows(times: F64, values: F64, query: F64) -> F64:
+def interp_clamped(times: F64, values: F64, query: F64) -> F64:
     """(K,) increasing ``times``, (K, D) ``values`` -> (Q, D) linear interpolation at ``query`` (clamped)."""
     out: F64 = np.stack([np.interp(query, times, values[:, d]) for d in range(values.shape[1])], axis=1)
     return out
@@ -104,7 +104,7 @@ class _Truth:
         times: F64 = stamp_s + STEP_S * np.arange(1, PRED_STEPS + 1, dtype=np.float64)
         if t[-1] < times[-1] - 0.05 or t[0] > stamp_s or np.any(np.diff(t) > 0.3):
             return None  # not observed all the way ahead (or a gap): no truth to score against
-        return interp_rows(t, xy, times)
+        return interp_clamped(t, xy, times)
 
 
 def _published(objects: Sequence[FusedObject], pose: EgoPose | None) -> Published:
@@ -195,7 +195,7 @@ def _score_prediction(
         if category is None or path is None or future is None or baselines is None:
             continue
         times: F64 = stamp + STEP_S * np.arange(1, PRED_STEPS + 1, dtype=np.float64)
-        lepton = interp_rows(
+        lepton = interp_clamped(
             np.concatenate([[stamp], path.times_s]),
             np.concatenate([obj.ground.position_m[None], path.positions_m]),
             times,
