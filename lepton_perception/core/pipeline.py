@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from lepton_perception.core.detection import Detector
 from lepton_perception.core.ground import GroundLocator
 from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.tracking.base import Tracker
-from lepton_perception.core.types import Frame, FrameResult, TrackState
+from lepton_perception.core.types import Detections, Frame, FrameResult, TrackState
 
 # Any ``Tracker``; the parameter keeps the concrete type for callers that configure their trackers.
 TrackerT = TypeVar("TrackerT", bound=Tracker)
+
+
+@dataclass(frozen=True)
+class DetectedBatch:
+    """The detector's output for a batch of frames, in their order."""
+
+    detections: list[Detections]
+    detect_ms_per_frame: float  # the detector call's wall time, shared out over the batch
 
 
 class Pipeline(Generic[TrackerT]):
@@ -42,12 +51,26 @@ class Pipeline(Generic[TrackerT]):
     ) -> list[FrameResult]:
         """All frames go through the detector in one batch; tracking is per camera. ``predict``: per
         frame, whether its tracks get paths (None: all do); a frame whose paths nobody uses skips it."""
+        return self.track_batch(frames, self.detect_batch(frames), locators, predict)
+
+    def detect_batch(self, frames: Sequence[Frame]) -> DetectedBatch:
+        """The detector's half of ``step_batch``: it touches no tracker, so a node may run it for the
+        next frames while ``track_batch`` still works on the previous ones."""
         t0 = time.perf_counter()
         dets = self.detector.detect([f.image for f in frames]) if frames else []
-        detect_ms = (time.perf_counter() - t0) * 1e3 / max(len(frames), 1)
+        return DetectedBatch(dets, (time.perf_counter() - t0) * 1e3 / max(len(frames), 1))
+
+    def track_batch(
+        self,
+        frames: Sequence[Frame],
+        detected: DetectedBatch,
+        locators: Sequence[GroundLocator | None],
+        predict: Sequence[bool] | None = None,
+    ) -> list[FrameResult]:
+        """Tracking (and paths) of ``frames`` with their detections, in the order of ``frames``."""
         results = []
         wants_paths = [True] * len(frames) if predict is None else list(predict)
-        for frame, det, locator, with_paths in zip(frames, dets, locators, wants_paths):
+        for frame, det, locator, with_paths in zip(frames, detected.detections, locators, wants_paths):
             t1 = time.perf_counter()
             tracker = self.trackers.get(frame.camera)
             if tracker is None:
@@ -69,7 +92,11 @@ class Pipeline(Generic[TrackerT]):
                     detections=det,
                     tracks=tracks,
                     paths=paths,
-                    timings_ms={"detect": detect_ms, "track": (t2 - t1) * 1e3, "predict": (t3 - t2) * 1e3},
+                    timings_ms={
+                        "detect": detected.detect_ms_per_frame,
+                        "track": (t2 - t1) * 1e3,
+                        "predict": (t3 - t2) * 1e3,
+                    },
                 )
             )
         return results

@@ -63,6 +63,10 @@ class IoConfig:
         True, "publish KEY/annotated_image (an image copy + encode per frame)"
     )
     publish_markers: bool = param(True, "publish RViz MarkerArray on `markers`")
+    pipeline: bool = param(
+        True,
+        "detect the next frames while the previous ones are tracked, fused and published (two threads)",
+    )
     diagnostics_period_s: float = param(
         1.0, "/diagnostics period in node (sim) time", unit="s", lo=0.05, hi=60.0
     )

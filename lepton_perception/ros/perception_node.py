@@ -2,6 +2,9 @@
 
 Callbacks only store the newest message per camera; one worker thread takes whatever is pending
 across cameras, hands it to ``PerceptionRunner`` as one detector batch, and publishes what comes back.
+With ``io.pipeline`` (default) the worker only decodes and detects, and an output thread tracks, fuses
+and publishes: the next batch goes through the detector while the previous one is tracked, as a
+separate detector and tracker node would overlap, within one process and one set of stamps.
 All state and counters belong to the runner; the node reads its health through ``runner.health()``.
 """
 
@@ -14,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import rclpy
@@ -48,7 +52,7 @@ from lepton_perception.ros.params import (
     other_pose_keys,
     specs_for,
 )
-from lepton_perception.ros.runner import OPTIONAL_OUTPUTS, CameraOutput, PerceptionRunner
+from lepton_perception.ros.runner import OPTIONAL_OUTPUTS, CameraOutput, DetectedInputs, PerceptionRunner
 from lepton_perception.ros.topics import (
     DIAGNOSTICS_QOS,
     DIAGNOSTICS_TOPIC,
@@ -112,6 +116,15 @@ def route_python_logging(node: Node) -> None:
     root.setLevel(int(ros_level) or logging.INFO)
 
 
+@dataclass
+class _Handover:
+    """A detected batch on its way to tracking and publishing."""
+
+    detected: DetectedInputs
+    received: dict[str, float]  # time.monotonic() each camera's frame arrived (latency starts there)
+    detect_ms: float  # the worker's decode + detector time for the batch
+
+
 class PerceptionNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
@@ -133,7 +146,14 @@ class PerceptionNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS)
         self.create_timer(config.io.diagnostics_period_s, self._publish_diagnostics)
         self._running = True
+        # Pipelined: the batch the worker has detected and the output thread has not taken yet.
+        self._handover: _Handover | None = None
+        self._output_stop = False
         self._worker = threading.Thread(target=self._work, name="lepton_worker", daemon=True)
+        self._output: threading.Thread | None = None
+        if config.io.pipeline:
+            self._output = threading.Thread(target=self._output_work, name="lepton_output", daemon=True)
+            self._output.start()
         self._worker.start()
 
     # --- parameters -------------------------------------------------------------------------------
@@ -229,12 +249,12 @@ class PerceptionNode(Node):
                 self.runner.count(key, "stale_skipped")
             self._pending[key] = msg
             self._received_wall[key] = time.monotonic()
-            self._lock.notify()
+            self._lock.notify_all()
 
     def _on_camera_info(self, key: str, msg: CameraInfo) -> None:
         self.runner.set_camera_info(key, msg)
         with self._lock:
-            self._lock.notify()
+            self._lock.notify_all()
 
     def _on_incompatible_qos(self, event: Any, topic: str) -> None:
         self._qos_incompatible += 1
@@ -247,35 +267,71 @@ class PerceptionNode(Node):
 
     # --- worker: convert -> runner -> publish ------------------------------------------------------
     def _work(self) -> None:
+        while (taken := self._take_batch()) is not None:
+            try:
+                self._detect(*taken)
+            except Exception as exc:  # the runner catches per-frame failures; this is the last net
+                self._worker_failed(exc)
+
+    def _take_batch(self) -> tuple[list[tuple[str, Image | CompressedImage]], dict[str, float]] | None:
+        """Wait for frames to process (and, pipelined, for the output thread to have taken the previous
+        batch: frames are taken as late as possible, so none waits behind a batch); None to stop."""
+        with self._lock:
+            while self._running:
+                if self._handover is None and (ready := self._ready_frames()):
+                    return [(key, self._pending.pop(key)) for key in ready], dict(self._received_wall)
+                idle = self._handover is None  # waiting on the output thread is not idle
+                self._lock.wait(0.05 if self._pending else 0.5)
+                if idle:
+                    self.runner.beat()
+            return None
+
+    def _detect(self, batch: list[tuple[str, Image | CompressedImage]], received: dict[str, float]) -> None:
+        """Detect a batch; then finish it here, or hand it to the output thread (pipelined)."""
+        t0 = time.perf_counter()
+        detected = self.runner.detect(batch)
+        done = _Handover(detected, received, (time.perf_counter() - t0) * 1e3)
+        if self._output is None:
+            self._finish(done, pipelined=False)
+            return
+        with self._lock:
+            self._handover = done
+            self._lock.notify_all()
+
+    def _output_work(self) -> None:
+        """Pipelined: finish and publish each detected batch; stops once the worker has stopped and
+        the last batch it detected is out."""
         while True:
             with self._lock:
-                while self._running and not (ready := self._ready_frames()):
-                    self._lock.wait(0.05 if self._pending else 0.5)
-                    self.runner.beat()
-                if not self._running:
+                while self._handover is None and not self._output_stop:
+                    self._lock.wait(0.5)
+                if self._handover is None:
                     return
-                batch = [(key, self._pending.pop(key)) for key in ready]
-                received = dict(self._received_wall)
+                item, self._handover = self._handover, None
+                self._lock.notify_all()
             try:
-                self._cycle(batch, received)
+                self._finish(item, pipelined=True)
             except Exception as exc:  # the runner catches per-frame failures; this is the last net
-                self._worker_errors += 1
-                self.get_logger().error(
-                    f"worker: batch lost: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0
-                )
+                self._worker_failed(exc)
 
-    def _cycle(self, batch: list[tuple[str, Image | CompressedImage]], received: dict[str, float]) -> None:
-        """Process and publish one batch; ``cycle`` = all of it, the fused list included."""
+    def _worker_failed(self, exc: Exception) -> None:
+        self._worker_errors += 1
+        self.get_logger().error(f"worker: batch lost: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0)
+
+    def _finish(self, item: _Handover, pipelined: bool) -> None:
+        """Track, publish, fuse and publish one batch. ``cycle``: the time per batch at full load:
+        detection plus the rest, or pipelined the longer of the two (they overlap)."""
         t0 = time.perf_counter()
-        outputs = self.runner.process(batch, self._wanted([key for key, _ in batch]))
+        outputs = self.runner.finish(item.detected, self._wanted(item.detected.keys))
         published = [(out, self._publish(out)) for out in outputs]
         done = time.monotonic()  # the cameras' own outputs are out: their latency ends here
         fused = self.runner.fuse(outputs)  # one list of all cameras, after their own outputs
         fused_ms = (self._publish(fused) or 0.0) if fused is not None else 0.0
-        cycle_ms = (time.perf_counter() - t0) * 1e3
+        rest_ms = (time.perf_counter() - t0) * 1e3
+        cycle_ms = max(item.detect_ms, rest_ms) if pipelined else item.detect_ms + rest_ms
         for out, publish_ms in published:
             if publish_ms is not None:
-                latency_ms = (done - received[out.key]) * 1e3
+                latency_ms = (done - item.received[out.key]) * 1e3
                 self.runner.record_latency(out.key, latency_ms, publish_ms + fused_ms, cycle_ms)
 
     def _ready_frames(self) -> list[str]:
@@ -325,17 +381,25 @@ class PerceptionNode(Node):
         )
         statuses = [
             dataclasses.replace(st, values=st.values + ours)
-            for st in self.runner.health(worker_alive=self._worker.is_alive())
+            for st in self.runner.health(worker_alive=self._workers_alive())
         ]
         stamp = self.get_clock().now().to_msg()
         self._diag_pub.publish(diagnostic_array(statuses, stamp, self.get_name()))
+
+    def _workers_alive(self) -> bool:
+        return self._worker.is_alive() and (self._output is None or self._output.is_alive())
 
     def destroy_node(self) -> None:
         """Stop the worker after the batch it is on (its outputs are published), then the node."""
         with self._lock:
             self._running = False
-            self._lock.notify()
+            self._lock.notify_all()
         self._worker.join(timeout=10.0)
+        if self._output is not None:
+            with self._lock:
+                self._output_stop = True
+                self._lock.notify_all()
+            self._output.join(timeout=10.0)
         super().destroy_node()
 
 

@@ -5,9 +5,11 @@ either way. The runner owns all perception state (config, pipeline, per-camera s
 callers convert, call and publish. Every per-frame failure is handled here, in one place
 (``_guarded``), as a counted, rate-limited-logged skip with its reason; the next frame goes on.
 
-Threads: ``process`` runs on one worker thread. ``set_camera_info``, ``apply_config``, ``count``,
-``diagnostics`` and ``health`` may be called from any other thread; they touch shared state only under
-``_lock`` (``HealthMonitor`` has its own).
+Threads: ``process`` runs on one worker thread, or its two halves on two: ``detect`` (decode and
+detector; it owns the detector) for the next batch while ``finish`` (stamps, trackers, paths, messages;
+it owns trackers and world state) works on the previous one, never two of the same at once.
+``set_camera_info``, ``apply_config``, ``count``, ``diagnostics`` and ``health`` may be called from any
+other thread; they touch shared state only under ``_lock`` (``HealthMonitor`` has its own).
 
 Health: the runner reports what happens (images in, decode errors, CameraInfo accepted or rejected,
 frame failures, detector faults, worker heartbeat) to one ``core.health.HealthMonitor``; ``health()``
@@ -39,11 +41,11 @@ from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundPr
 from lepton_perception.core.detection import Detector, DetectorConfig, create_detector
 from lepton_perception.core.ground import FusedGroundLocator
 from lepton_perception.core.health import HealthMonitor, HealthStatus, Value
-from lepton_perception.core.pipeline import Pipeline
+from lepton_perception.core.pipeline import DetectedBatch, Pipeline
 from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.prediction.predictor import RoutedPredictor
 from lepton_perception.core.tracking.tracker import MultiObjectTracker
-from lepton_perception.core.types import Frame, FrameResult
+from lepton_perception.core.types import Detections, Frame, FrameResult
 from lepton_perception.core.visualize import draw_result
 from lepton_perception.ros import conversions as conv
 from lepton_perception.ros.ego import FUSED_KEY, WorldSnapshot, WorldState
@@ -107,6 +109,31 @@ class CameraOutput:
 
 
 @dataclass
+class CameraInput:
+    """One camera's frame after the detector's half of a batch (``PerceptionRunner.detect``)."""
+
+    key: str
+    msg: Image | CompressedImage
+    frame: Frame | None = None  # None: skipped before tracking (``skipped`` says why, already counted)
+    skipped: str | None = None
+    detections: Detections | None = None
+    convert_ms: float = 0.0  # the message -> image decode
+
+
+@dataclass
+class DetectedInputs:
+    """A batch between ``PerceptionRunner.detect`` and ``PerceptionRunner.finish``."""
+
+    inputs: list[CameraInput]
+    detect_ms_per_frame: float = 0.0  # the detector call's wall time over the frames it ran on
+    detector_ms: dict[str, float] = field(default_factory=dict)  # its split (DETECTOR_STAGES), per frame
+
+    @property
+    def keys(self) -> list[str]:
+        return [i.key for i in self.inputs]
+
+
+@dataclass
 class CameraState:
     key: str
     namespace: str
@@ -127,7 +154,6 @@ class CameraState:
     latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     # per processed frame, ms: STAGES (the detector's split when it reports one, else "detect")
     stage_ms: dict[str, deque[float]] = field(default_factory=dict)
-    convert_ms: float = 0.0  # decode of the frame being processed (set in _admit, read in _run)
 
     def add_stage(self, stage: str, ms: float) -> None:
         """Record one frame's time in ``stage`` (call with the runner's lock held)."""
@@ -230,6 +256,7 @@ class PerceptionRunner:
         self._detector_factory = detector_factory
         self._faults = Counter[str]()
         self.detector = detector or self._start_detector(config.detector)
+        self._filter_config = config.detector  # the detector's filter settings (``detect`` owns them)
         self.predictor = predictor or RoutedPredictor(config.predictor)
         self.pipeline = Pipeline(
             self.detector, lambda: MultiObjectTracker(self.config.tracker), self.predictor
@@ -412,26 +439,62 @@ class PerceptionRunner:
 
         ``wanted``: per camera key, the optional outputs (``OPTIONAL_OUTPUTS``) someone listens to this
         cycle; the others are not built. None: every optional output the config enables (offline
-        tools record them all).
+        tools record them all). The same as ``finish(detect(batch), wanted)``, which the node runs on
+        two threads.
         """
+        return self.finish(self.detect(batch), wanted)
+
+    def detect(self, batch: list[tuple[str, Image | CompressedImage]]) -> DetectedInputs:
+        """The detector's half of ``process``: decode and detect. It touches no tracker, stamp or
+        world state, so a node may run it for the next batch while ``finish`` works on this one
+        (never two ``detect`` or two ``finish`` calls at once). Never raises."""
+        self._adopt_detector_filter()
+        inputs = []
+        for key, msg in batch:
+            cam = self.cameras[key]
+            decoded = self._guarded([cam], functools.partial(self._decode, cam, msg))
+            inputs.append(
+                CameraInput(key, msg, skipped="frame_errors") if isinstance(decoded, list) else decoded
+            )
+        ready = [i for i in inputs if i.frame is not None]
+        if not ready:
+            return DetectedInputs(inputs)
+        frames = [i.frame for i in ready if i.frame is not None]
+        ran = self._guarded([self.cameras[i.key] for i in ready], lambda: self.pipeline.detect_batch(frames))
+        if isinstance(ran, list):  # the detector failed: counted and logged once per camera
+            for i in ready:
+                i.frame, i.skipped = None, "frame_errors"
+            return DetectedInputs(inputs)
+        for i, det in zip(ready, ran.detections):
+            i.detections = det
+        return DetectedInputs(inputs, ran.detect_ms_per_frame, _detector_stages(self.detector, len(ready)))
+
+    def finish(
+        self, detected: DetectedInputs, wanted: Mapping[str, Collection[str]] | None = None
+    ) -> list[CameraOutput]:
+        """The tracking half of ``process``: stamp checks, trackers, paths and messages, in the
+        batch's camera order. Never raises."""
         self._wanted = wanted
         self._take_requests()
         self._begin_world_batch()
         outputs: list[CameraOutput] = []
-        accepted: list[tuple[CameraState, Frame, Header]] = []
-        for key, msg in batch:
-            cam = self.cameras[key]
-            self._update_extrinsics(cam, msg.header.frame_id)
-            admitted = self._guarded([cam], functools.partial(self._admit, cam, msg))
-            if isinstance(admitted, list):  # failed: the skip is already counted and logged
-                outputs += admitted
-            elif admitted[1] is None:
-                outputs.append(CameraOutput(key, None, None, admitted[0]))
+        accepted: list[CameraInput] = []
+        for item in detected.inputs:
+            cam = self.cameras[item.key]
+            self._update_extrinsics(cam, item.msg.header.frame_id)
+            if item.frame is None:  # skipped in ``detect``: already counted there
+                outputs.append(CameraOutput(item.key, None, None, item.skipped))
+                continue
+            skipped = self._guarded([cam], functools.partial(self._admit, cam, item.msg))
+            if isinstance(skipped, list):  # failed: the skip is already counted and logged
+                outputs += skipped
+            elif skipped is not None:
+                outputs.append(CameraOutput(item.key, None, None, skipped))
             else:
-                accepted.append((cam, admitted[1], msg.header))
+                accepted.append(item)
         if accepted:
-            ran = self._guarded([cam for cam, _, _ in accepted], lambda: self._run(accepted))
-            outputs += ran
+            cams = [self.cameras[i.key] for i in accepted]
+            outputs += self._guarded(cams, lambda: self._run(accepted, detected))
         now = time.monotonic()
         with self._lock:
             self._heartbeat = now
@@ -501,13 +564,22 @@ class PerceptionRunner:
         with self._lock:
             config, self._pending_config = self._pending_config, None
             resets, self._reset_requests = self._reset_requests, set()
+            if config is not None:
+                self.config = config
         if config is not None:
-            self.config = config
-            self.detector.update_filter(config.detector)
             for tracker in self.pipeline.trackers.values():
                 tracker.config = config.tracker
         for key in resets:
             self._reset_tracks(self.cameras[key])
+
+    def _adopt_detector_filter(self) -> None:
+        """The newest config's detection filters (thresholds, classes) from this batch on. Called by
+        ``detect``, which owns the detector; ``finish`` adopts the rest of the config."""
+        with self._lock:
+            config = self._pending_config or self.config
+        if config.detector is not self._filter_config:
+            self.detector.update_filter(config.detector)
+            self._filter_config = config.detector
 
     def _reset_tracks(self, cam: CameraState) -> None:
         self.pipeline.trackers.pop(cam.key, None)
@@ -517,31 +589,38 @@ class PerceptionRunner:
         with self._lock:
             cam.counters[counter] += 1
 
-    def _admit(self, cam: CameraState, msg: Image | CompressedImage) -> tuple[str | None, Frame | None]:
-        """Stamp checks and decoding: (None, frame) or (counter name of the reason, None)."""
+    def _decode(self, cam: CameraState, msg: Image | CompressedImage) -> CameraInput:
+        """Count the frame in and decode it; an undecodable one is counted and logged here."""
         now = time.monotonic()
         with self._lock:
             cam.counters["frames_in"] += 1
             cam.last_input_wall_s = now
         self.monitor.on_image(cam.key, now)
+        try:
+            t0 = time.perf_counter()
+            image = conv.image_msg_to_bgr(msg, self.config.io.max_image_pixels)
+            convert_ms = (time.perf_counter() - t0) * 1e3
+        except ImageDecodeError as exc:
+            self._log.warning(cam.key, "decode", f"skipping frame: {exc}")
+            self.monitor.on_decode_error(cam.key, time.monotonic())
+            self._bump(cam, "decode_errors")
+            return CameraInput(cam.key, msg, skipped="decode_errors")
+        stamp_s = conv.time_to_ns(msg.header.stamp) * 1e-9  # checked in ``_admit`` before tracking
+        return CameraInput(
+            cam.key, msg, Frame(image, stamp_s, msg.header.frame_id, cam.key), convert_ms=convert_ms
+        )
+
+    def _admit(self, cam: CameraState, msg: Image | CompressedImage) -> str | None:
+        """Stamp checks before tracking: None if the frame goes on, else the counter of why not."""
         skipped = self._check_stamp(cam, msg.header.stamp)
-        if skipped is None:
-            try:
-                t0 = time.perf_counter()
-                image = conv.image_msg_to_bgr(msg, self.config.io.max_image_pixels)
-                cam.convert_ms = (time.perf_counter() - t0) * 1e3
-            except ImageDecodeError as exc:
-                self._log.warning(cam.key, "decode", f"skipping frame: {exc}")
-                self.monitor.on_decode_error(cam.key, time.monotonic())
-                skipped = "decode_errors"
         if skipped is not None:
             self._bump(cam, skipped)
-            return skipped, None
+            return skipped
         stamp_ns = conv.time_to_ns(msg.header.stamp)
         if cam.last_stamp_ns is None:
             cam.epoch_ns = stamp_ns
         cam.last_stamp_ns = stamp_ns
-        return None, Frame(image, stamp_ns * 1e-9, msg.header.frame_id, cam.key)
+        return None
 
     def _check_stamp(self, cam: CameraState, stamp: object) -> str | None:
         """None if the frame may go on; else the counter of why not. Large jumps back reset tracks."""
@@ -603,25 +682,30 @@ class PerceptionRunner:
             self._faults["cpu_fallbacks"] += 1
         self.monitor.set_detector_degraded(f"device fault ({type(exc).__name__}): running on cpu")
 
-    def _run(self, accepted: list[tuple[CameraState, Frame, Header]]) -> list[CameraOutput]:
-        frames = [frame for _, frame, _ in accepted]
-        projectors = [self._projector(cam, f.image.shape[1], f.image.shape[0]) for cam, f, _ in accepted]
+    def _run(self, accepted: list[CameraInput], detected: DetectedInputs) -> list[CameraOutput]:
+        frames = [i.frame for i in accepted if i.frame is not None]
+        cams = [self.cameras[i.key] for i in accepted]
+        projectors = [
+            self._projector(cam, f.image.shape[1], f.image.shape[0]) for cam, f in zip(cams, frames)
+        ]
         # Vehicle-frame locators, seen from the odometry's fixed frame through the pose at each stamp.
         locators = [
             self.world.locator(None if p is None else cam.locator, f.stamp_s)
-            for (cam, f, _), p in zip(accepted, projectors)
+            for cam, f, p in zip(cams, frames, projectors)
         ]
-        predict = [any(self._wants(cam.key, o) for o in PATH_OUTPUTS) for cam, _, _ in accepted]
-        results = self.pipeline.step_batch(frames, locators, predict)
-        detector_ms = _detector_stages(self.detector, len(frames))
+        predict = [any(self._wants(cam.key, o) for o in PATH_OUTPUTS) for cam in cams]
+        dets = DetectedBatch(
+            [i.detections for i in accepted if i.detections is not None], detected.detect_ms_per_frame
+        )
+        results = self.pipeline.track_batch(frames, dets, locators, predict)
         outputs = []
-        for (cam, frame, header), result, projector in zip(accepted, results, projectors):
+        for item, cam, frame, result, projector in zip(accepted, cams, frames, results, projectors):
             t0 = time.perf_counter()
-            msgs = self._messages(cam, frame, result, header, projector)
-            stages = {"convert": cam.convert_ms, **result.timings_ms}
-            if detector_ms:  # the detector's own split replaces the pipeline's whole-call "detect"
+            msgs = self._messages(cam, frame, result, item.msg.header, projector)
+            stages = {"convert": item.convert_ms, **result.timings_ms}
+            if detected.detector_ms:  # the detector's own split replaces the pipeline's whole-call "detect"
                 stages.pop("detect", None)
-                stages.update(detector_ms)
+                stages.update(detected.detector_ms)
             stages["build"] = (time.perf_counter() - t0) * 1e3
             with self._lock:
                 cam.counters["processed"] += 1

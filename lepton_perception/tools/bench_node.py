@@ -8,8 +8,11 @@ wall-clock times of publication). The run is split into thirds: a latency that k
 first to the last third means a queue is building up; a bounded one means stale frames are dropped.
 
 The cycle of one frame (convert, preprocess, inference, postprocess, track, predict, build, fuse,
-publish; ``cycle`` = the worker's wall time for the batch, the fused list of all cameras included) comes
-from the node's own medians over its last 200 frames (``*_ms_p50`` in /diagnostics). Subscribers: the
+publish; ``cycle`` = the time per batch at full load, the fused list of all cameras included: with
+``io.pipeline`` (default) the detector's thread and the output thread overlap, so the longer of the
+two; without it their sum) comes from the node's own medians over its last 200 frames (``*_ms_p50`` in
+/diagnostics). ``--sequential-too`` runs one more node with ``io.pipeline`` false (no subscriber), for
+the comparison in one run (JSON ``sequential``). Subscribers: the
 bench listens to every camera's detections (latency) and, as a planner does, to the fused ``objects``;
 nobody listens to the per-camera tracked/predicted lists or the markers (the node builds neither). By
 default the node runs twice: with nobody listening to the annotated image (not drawn, not sent) and with
@@ -62,6 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="both",
         help="run with no annotated-image subscriber, with one, or both (two node runs)",
     )
+    p.add_argument(
+        "--sequential-too",
+        action="store_true",
+        help="also run the node with io.pipeline false (no subscriber), to compare in the same run",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -78,12 +86,16 @@ def _frames(width: int, height: int, n: int) -> list[np.ndarray]:
     return out
 
 
-def _camera_params(names: list[str]) -> str:
+def _params_file(yaml_text: str) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(
-            "/**:\n  ros__parameters:\n    io:\n      cameras: [" + ", ".join(f'"{n}"' for n in names) + "]\n"
-        )
+        f.write(yaml_text)
         return f.name
+
+
+def _camera_params(names: list[str]) -> str:
+    return _params_file(
+        "/**:\n  ros__parameters:\n    io:\n      cameras: [" + ", ".join(f'"{n}"' for n in names) + "]\n"
+    )
 
 
 def _publish(
@@ -152,6 +164,7 @@ def _run_node(
     graph: Graph,
     names: list[str],
     params: list[str | Path],
+    *,
     frames: list[np.ndarray],
     rate: float,
     duration_s: float,
@@ -222,12 +235,17 @@ def bench(
     duration_s: float,
     params: list[str],
     annotated: str = "both",
+    sequential_too: bool = False,
 ) -> dict[str, Any]:
-    """``annotated``: "no", "yes" or "both" (no subscriber first, then a node with one)."""
+    """``annotated``: "no", "yes" or "both" (no subscriber first, then a node with one).
+    ``sequential_too``: then one more node with ``io.pipeline`` false and no subscriber."""
     names = [f"/cam{i}" for i in range(cameras)]
     cam_params = _camera_params(names)
     frames = _frames(width, height, 60)
     all_params: list[str | Path] = [default_params_file(), cam_params, *params]
+    extra = (
+        [_params_file("/**:\n  ros__parameters:\n    io:\n      pipeline: false\n")] if sequential_too else []
+    )
     out: dict[str, Any] = {
         "cameras": cameras,
         "rate_hz": rate,
@@ -236,16 +254,21 @@ def bench(
     }
     try:
         with Graph("lepton_bench_node") as graph:
+            run = functools.partial(_run_node, graph, names, frames=frames, rate=rate, duration_s=duration_s)
             if annotated in ("no", "both"):
-                out["per_camera"] = _run_node(graph, names, all_params, frames, rate, duration_s, False)
+                out["per_camera"] = run(all_params, annotated_subscriber=False)
             if annotated in ("yes", "both"):
-                with_sub = _run_node(graph, names, all_params, frames, rate, duration_s, True)
+                with_sub = run(all_params, annotated_subscriber=True)
                 if annotated == "yes":
                     out["per_camera"] = with_sub
                 else:
                     out["with_annotated_image_subscriber"] = {"per_camera": with_sub}
+            if sequential_too:  # the node on one worker thread: detection, tracking, publishing in turn
+                sequential = [*all_params, *extra]
+                out["sequential"] = {"per_camera": run(sequential, annotated_subscriber=False)}
     finally:
-        os.unlink(cam_params)
+        for path in [cam_params, *extra]:
+            os.unlink(path)
     out["annotated_image_subscriber"] = annotated == "yes"  # of the top-level per_camera figures
     return out
 
@@ -267,7 +290,16 @@ def _print_run(title: str, per_camera: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     w, h = (int(v) for v in args.size.lower().split("x"))
-    result = bench(args.cameras, args.rate, w, h, args.duration_s, args.params, args.annotated_subscriber)
+    result = bench(
+        args.cameras,
+        args.rate,
+        w,
+        h,
+        args.duration_s,
+        args.params,
+        args.annotated_subscriber,
+        args.sequential_too,
+    )
     if args.json:
         print_json(result)
         return 0
@@ -278,5 +310,10 @@ def run(args: argparse.Namespace) -> int:
     if "with_annotated_image_subscriber" in result:
         _print_run(
             "with an annotated-image subscriber:", result["with_annotated_image_subscriber"]["per_camera"]
+        )
+    if "sequential" in result:
+        _print_run(
+            "io.pipeline false (one thread), no annotated-image subscriber:",
+            result["sequential"]["per_camera"],
         )
     return 0

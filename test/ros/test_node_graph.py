@@ -35,14 +35,18 @@ T0_NS = 1_700_000_000_000_000_000
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[True, False], ids=["pipelined", "one_thread"])
 def graph(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Node, SingleThreadedExecutor, NodeProcess]]:
-    log = tmp_path_factory.mktemp("node") / "node.log"
+    """The node as launched (``io.pipeline`` true: detector and output threads), and on one thread."""
+    tmp = tmp_path_factory.mktemp("node")
+    log = tmp / "node.log"
+    pipeline = tmp / "pipeline.yaml"
+    pipeline.write_text(f"/**:\n  ros__parameters:\n    io:\n      pipeline: {str(request.param).lower()}\n")
     with (
         Graph("graph_test", spin=False) as g,
-        g.perception([default_params_file()], NS, log_path=log) as proc,
+        g.perception([default_params_file(), pipeline], NS, log_path=log) as proc,
     ):
         yield g.node, g.executor, proc
         assert proc.alive(), log.read_text()[-3000:]

@@ -348,3 +348,60 @@ def test_bgr8_frames_are_converted_without_a_copy(pets_frames, pad: int) -> None
     out = image_msg_to_bgr(msg)
     assert np.array_equal(out, frame)
     assert np.shares_memory(out, np.frombuffer(msg.data, np.uint8))
+
+
+def _tracks(out) -> list[tuple[int, tuple[float, ...]]]:
+    return [(t.track_id, tuple(np.round(t.box, 3).tolist())) for t in out.result.tracks]
+
+
+def test_detect_ahead_of_finish_gives_the_same_tracks(runner_factory, pets_frames) -> None:
+    """The node's two threads: the detector runs batch k+1 before batch k is tracked. The halves share
+    no state, so the tracks equal those of ``process`` one batch at a time."""
+    serial, split = runner_factory(), runner_factory()
+    for r in (serial, split):
+        _info(r, "front", pets_frames[0])
+    batches = [[("front", _msg(pets_frames[k], k))] for k in range(8)]
+    expected = [_tracks(serial.process(b)[0]) for b in batches]
+    got, ahead = [], split.detect(batches[0])
+    for b in batches[1:]:
+        nxt = split.detect(b)  # detected before the previous batch is finished
+        got.append(_tracks(split.finish(ahead)[0]))
+        ahead = nxt
+    got.append(_tracks(split.finish(ahead)[0]))
+    assert got == expected
+    assert any(len(t) >= 3 for t in expected)  # people were tracked, not an empty comparison
+
+
+def test_config_taken_by_finish_still_reaches_the_detector(runner_factory, pets_frames) -> None:
+    """A config change that ``finish`` adopts while the detector is ahead must still change the
+    detector's thresholds from its next batch on."""
+    runner = runner_factory()
+    _info(runner, "front", pets_frames[0])
+    detected = runner.detect([("front", _msg(pets_frames[0], 0))])
+    strict = {f"detector.score_threshold_{c}": 1.0 for c in ("pedestrian", "vehicle", "cyclist")}
+    runner.apply_config(config_from_values({**_BASE, **strict}))
+    (out,) = runner.finish(detected)  # takes the pending config (trackers, world)
+    assert out.result.detections  # detected before the change
+    (after,) = runner.process([("front", _msg(pets_frames[1], 1))])
+    assert len(after.result.detections) == 0
+
+
+def test_a_failed_detector_batch_is_counted_once_per_camera(runner_factory, pets_frames) -> None:
+    runner = runner_factory()
+    _info(runner, "front", pets_frames[0])
+
+    def broken(images):
+        raise RuntimeError("inference failed")
+
+    runner.pipeline.detector.detect = broken  # type: ignore[method-assign]
+    try:
+        detected = runner.detect([("front", _msg(pets_frames[0], 0)), ("rear", _msg(pets_frames[0], 0))])
+    finally:
+        del runner.pipeline.detector.detect
+    outs = runner.finish(detected)
+    assert [(o.key, o.skipped) for o in outs] == [("front", "frame_errors"), ("rear", "frame_errors")]
+    diag = runner.diagnostics()
+    assert [diag.cameras[k].totals.get("frame_errors") for k in ("front", "rear")] == [1, 1]
+    assert [diag.cameras[k].totals.get("frames_in") for k in ("front", "rear")] == [1, 1]
+    (ok,) = runner.process([("front", _msg(pets_frames[1], 1))])
+    assert ok.result is not None and ok.result.detections
