@@ -63,9 +63,11 @@ class IoConfig:
         True, "publish KEY/annotated_image (an image copy + encode per frame)"
     )
     publish_markers: bool = param(True, "publish RViz MarkerArray on `markers`")
-    pipeline: bool = param(
-        True,
-        "detect the next frames while the previous ones are tracked, fused and published (two threads)",
+    pipeline: Literal["auto", "always", "never"] = param(
+        "auto",
+        "always: detect the next frames while the previous ones are tracked, fused and published (two "
+        "threads); auto: when the detector leaves a CPU core free (CUDA, or detector.cpu_threads "
+        "below the cores); never: one worker thread",
     )
     diagnostics_period_s: float = param(
         1.0, "/diagnostics period in node (sim) time", unit="s", lo=0.05, hi=60.0

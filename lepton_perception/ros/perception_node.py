@@ -2,9 +2,10 @@
 
 Callbacks only store the newest message per camera; one worker thread takes whatever is pending
 across cameras, hands it to ``PerceptionRunner`` as one detector batch, and publishes what comes back.
-With ``io.pipeline`` (default) the worker only decodes and detects, and an output thread tracks, fuses
-and publishes: the next batch goes through the detector while the previous one is tracked, as a
-separate detector and tracker node would overlap, within one process and one set of stamps.
+When the node pipelines (``io.pipeline``; ``auto``: when the detector leaves a CPU core free) the
+worker only decodes and detects, and an output thread tracks, fuses and publishes: the next batch goes
+through the detector while the previous one is tracked, as a separate detector and tracker node would
+overlap, within one process and one set of stamps.
 All state and counters belong to the runner; the node reads its health through ``runner.health()``.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -46,6 +48,7 @@ from lepton_perception.ros.node_main import on_signal
 from lepton_perception.ros.params import (
     NODE_NAME,
     IoConfig,
+    NodeConfig,
     ParamSpec,
     check_values,
     config_from_values,
@@ -116,6 +119,16 @@ def route_python_logging(node: Node) -> None:
     root.setLevel(int(ros_level) or logging.INFO)
 
 
+def pipelines(mode: str, device: str, cpu_threads: int, cores: int) -> bool:
+    """Whether detection and output get a thread each (``io.pipeline``). Overlapping them pays only
+    when the detector leaves a core to the output thread (a GPU detector, or fewer CPU threads than
+    cores; ``cpu_threads`` 0 is the runtime's default of one per core): on two cores that a two-thread
+    CPU detector already fills, the overlap measured slower (docs/ros.md)."""
+    if mode != "auto":
+        return mode == "always"
+    return not device.startswith("cpu") or 0 < cpu_threads < cores
+
+
 @dataclass
 class _Handover:
     """A detected batch on its way to tracking and publishing."""
@@ -151,10 +164,21 @@ class PerceptionNode(Node):
         self._output_stop = False
         self._worker = threading.Thread(target=self._work, name="lepton_worker", daemon=True)
         self._output: threading.Thread | None = None
-        if config.io.pipeline:
+        if self._pipelined(config):
             self._output = threading.Thread(target=self._output_work, name="lepton_output", daemon=True)
             self._output.start()
         self._worker.start()
+
+    def _pipelined(self, config: NodeConfig) -> bool:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        device, threads = str(self.runner.detector.device), config.detector.cpu_threads
+        pipelined = pipelines(config.io.pipeline, device, threads, cores)
+        self.get_logger().info(
+            f"io.pipeline {config.io.pipeline}: "
+            + ("detector and output threads overlap" if pipelined else "one worker thread")
+            + f" (detector on {device}, {threads or 'default'} threads, {cores} cores)"
+        )
+        return pipelined
 
     # --- parameters -------------------------------------------------------------------------------
     def _declare_parameters(self) -> dict[str, Any]:

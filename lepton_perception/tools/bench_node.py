@@ -8,11 +8,11 @@ wall-clock times of publication). The run is split into thirds: a latency that k
 first to the last third means a queue is building up; a bounded one means stale frames are dropped.
 
 The cycle of one frame (convert, preprocess, inference, postprocess, track, predict, build, fuse,
-publish; ``cycle`` = the time per batch at full load, the fused list of all cameras included: with
-``io.pipeline`` (default) the detector's thread and the output thread overlap, so the longer of the
-two; without it their sum) comes from the node's own medians over its last 200 frames (``*_ms_p50`` in
-/diagnostics). ``--sequential-too`` runs one more node with ``io.pipeline`` false (no subscriber), for
-the comparison in one run (JSON ``sequential``). Subscribers: the
+publish; ``cycle`` = the time per batch at full load, the fused list of all cameras included: when
+the node pipelines (``io.pipeline``) its detector thread and output thread overlap, so the longer of
+the two; else their sum) comes from the node's own medians over its last 200 frames (``*_ms_p50`` in
+/diagnostics). ``--also-pipeline MODE`` runs one more node with ``io.pipeline`` MODE (no subscriber),
+for the comparison in one run (JSON ``also_pipeline``). Subscribers: the
 bench listens to every camera's detections (latency) and, as a planner does, to the fused ``objects``;
 nobody listens to the per-camera tracked/predicted lists or the markers (the node builds neither). By
 default the node runs twice: with nobody listening to the annotated image (not drawn, not sent) and with
@@ -66,9 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run with no annotated-image subscriber, with one, or both (two node runs)",
     )
     p.add_argument(
-        "--sequential-too",
-        action="store_true",
-        help="also run the node with io.pipeline false (no subscriber), to compare in the same run",
+        "--also-pipeline",
+        choices=["auto", "always", "never"],
+        default=None,
+        help="one more node run with this io.pipeline (no subscriber), to compare in the same run",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
@@ -235,16 +236,18 @@ def bench(
     duration_s: float,
     params: list[str],
     annotated: str = "both",
-    sequential_too: bool = False,
+    also_pipeline: str | None = None,
 ) -> dict[str, Any]:
     """``annotated``: "no", "yes" or "both" (no subscriber first, then a node with one).
-    ``sequential_too``: then one more node with ``io.pipeline`` false and no subscriber."""
+    ``also_pipeline``: then one more node with that ``io.pipeline`` and no subscriber."""
     names = [f"/cam{i}" for i in range(cameras)]
     cam_params = _camera_params(names)
     frames = _frames(width, height, 60)
     all_params: list[str | Path] = [default_params_file(), cam_params, *params]
     extra = (
-        [_params_file("/**:\n  ros__parameters:\n    io:\n      pipeline: false\n")] if sequential_too else []
+        [_params_file(f"/**:\n  ros__parameters:\n    io:\n      pipeline: {also_pipeline}\n")]
+        if also_pipeline
+        else []
     )
     out: dict[str, Any] = {
         "cameras": cameras,
@@ -263,9 +266,9 @@ def bench(
                     out["per_camera"] = with_sub
                 else:
                     out["with_annotated_image_subscriber"] = {"per_camera": with_sub}
-            if sequential_too:  # the node on one worker thread: detection, tracking, publishing in turn
-                sequential = [*all_params, *extra]
-                out["sequential"] = {"per_camera": run(sequential, annotated_subscriber=False)}
+            if also_pipeline:
+                other = run([*all_params, *extra], annotated_subscriber=False)
+                out["also_pipeline"] = {"mode": also_pipeline, "per_camera": other}
     finally:
         for path in [cam_params, *extra]:
             os.unlink(path)
@@ -298,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
         args.duration_s,
         args.params,
         args.annotated_subscriber,
-        args.sequential_too,
+        args.also_pipeline,
     )
     if args.json:
         print_json(result)
@@ -311,9 +314,9 @@ def run(args: argparse.Namespace) -> int:
         _print_run(
             "with an annotated-image subscriber:", result["with_annotated_image_subscriber"]["per_camera"]
         )
-    if "sequential" in result:
+    if "also_pipeline" in result:
+        mode = result["also_pipeline"]["mode"]
         _print_run(
-            "io.pipeline false (one thread), no annotated-image subscriber:",
-            result["sequential"]["per_camera"],
+            f"io.pipeline {mode}, no annotated-image subscriber:", result["also_pipeline"]["per_camera"]
         )
     return 0

@@ -82,7 +82,7 @@ def plan(args: argparse.Namespace) -> list[Bench]:
         Bench("predictor", ["bench", "predictor", "--json"]),
         Bench(
             "node",
-            ["bench", "node", "--json", "--cameras", "1", "--size", "1280x720", "--sequential-too"]
+            ["bench", "node", "--json", "--cameras", "1", "--size", "1280x720", "--also-pipeline", "always"]
             + ["--duration-s", f"{args.node_duration_s:g}"],
         ),
     ]

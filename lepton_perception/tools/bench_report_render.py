@@ -347,10 +347,12 @@ def _failed(report: Report, key: str) -> str:
 
 
 def _node_runs(node: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(mode, per-camera results): the default node, and the one-thread node when the bench ran it."""
-    runs = [("io.pipeline true (default)", node.get("per_camera", {}))]
-    if "sequential" in node:
-        runs.append(("io.pipeline false", node["sequential"].get("per_camera", {})))
+    """(mode, per-camera results): the default node, and the other ``io.pipeline`` when the bench ran it."""
+    runs = [("io.pipeline auto (default)", node.get("per_camera", {}))]
+    if "also_pipeline" in node:
+        runs.append(
+            (f"io.pipeline {node['also_pipeline']['mode']}", node["also_pipeline"].get("per_camera", {}))
+        )
     return runs
 
 
@@ -364,8 +366,8 @@ def _node_section(report: Report, plots_: dict[str, Path], base: Path) -> list[s
         "",
         "Without an annotated-image subscriber; the bench listens to the detections and, as a planner, to"
         " the fused `objects`. `cycle` = the time per batch at full load, the fused list (`fuse`) and"
-        " publishing included: with `io.pipeline` the detector's thread and the output thread overlap"
-        " and the cycle is the longer of the two, without it their sum; outside inference ="
+        " publishing included: when the node pipelines (`io.pipeline`), the detector's thread and the"
+        " output thread overlap and the cycle is the longer of the two, else their sum; outside inference ="
         " (cycle - inference) / cycle (docs/ros.md, Measured).",
         "",
     ]

@@ -35,15 +35,15 @@ T0_NS = 1_700_000_000_000_000_000
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["pipelined", "one_thread"])
+@pytest.fixture(scope="module", params=["always", "never"], ids=["pipelined", "one_thread"])
 def graph(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Node, SingleThreadedExecutor, NodeProcess]]:
-    """The node as launched (``io.pipeline`` true: detector and output threads), and on one thread."""
+    """The node as launched, ``io.pipeline`` always (detector and output threads) and never (one thread)."""
     tmp = tmp_path_factory.mktemp("node")
     log = tmp / "node.log"
     pipeline = tmp / "pipeline.yaml"
-    pipeline.write_text(f"/**:\n  ros__parameters:\n    io:\n      pipeline: {str(request.param).lower()}\n")
+    pipeline.write_text(f"/**:\n  ros__parameters:\n    io:\n      pipeline: {request.param}\n")
     with (
         Graph("graph_test", spin=False) as g,
         g.perception([default_params_file(), pipeline], NS, log_path=log) as proc,

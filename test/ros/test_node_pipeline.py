@@ -17,7 +17,7 @@ from std_msgs.msg import Header
 from lepton_perception.core.camera import CameraIntrinsics
 from lepton_perception.core.health import Level
 from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera_info, ns_to_time
-from lepton_perception.ros.perception_node import PerceptionNode
+from lepton_perception.ros.perception_node import PerceptionNode, pipelines
 
 pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
 
@@ -31,7 +31,7 @@ def node() -> Iterator[PerceptionNode]:
         Parameter("io.cameras", value=["/front"]),
         Parameter("detector.backend", value="onnxruntime"),
         Parameter("health.heartbeat_timeout_s", value=1.0),  # idle wake-ups beat every 0.5 s
-        Parameter("io.pipeline", value=True),
+        Parameter("io.pipeline", value="always"),
     ]
     n = PerceptionNode(parameter_overrides=overrides)
     try:
@@ -82,3 +82,21 @@ def test_a_stalled_output_thread_is_a_node_error_until_it_moves(
     node._on_image("front", frame(2))
     assert _until(lambda: node.runner.diagnostics().cameras["front"].totals.get("processed", 0) == 3, 10.0)
     assert "worker stalled" not in _node_status(node)[1]
+
+
+@pytest.mark.parametrize(
+    ("mode", "device", "cpu_threads", "cores", "expected"),
+    [
+        ("auto", "cpu", 0, 2, False),  # the runtime's default: a thread per core, none left
+        ("auto", "cpu", 2, 2, False),
+        ("auto", "cpu", 1, 2, True),  # one core left for tracking and publishing
+        ("auto", "cpu", 4, 16, True),
+        ("auto", "cuda:0", 0, 2, True),  # the network runs on the GPU
+        ("always", "cpu", 0, 2, True),
+        ("never", "cuda:0", 1, 16, False),
+    ],
+)
+def test_auto_pipelines_only_when_the_detector_leaves_a_core(
+    mode: str, device: str, cpu_threads: int, cores: int, expected: bool
+) -> None:
+    assert pipelines(mode, device, cpu_threads, cores) is expected
