@@ -97,6 +97,20 @@ class TrackerConfig:
         hi=10.0,
         live=True,
     )
+    confirm_consecutive: bool = param(
+        True,
+        "a tentative track must be matched in every image until it is confirmed (ByteTrack, BoT-SORT, "
+        "OC-SORT, SORT: an unconfirmed track missed once is removed); whatever the frame rate, "
+        "max_tentative_gap_s still bounds the time between its matches",
+        live=True,
+    )
+    low_stage_confident_only: bool = param(
+        True,
+        "the low-score stage extends only tracks at least half of whose matched detections scored "
+        ">= high_score (median score confident): it carries confidently seen objects through a score "
+        "dip; a track mostly matched by weak detections, typically a detector false positive, is not one",
+        live=True,
+    )
     low_stage_max_gap_s: float = param(
         0.0,
         "low-score detections only extend tracks unmatched for at most this long as of the previous "

@@ -34,6 +34,7 @@ class TrackStore:
     first_s: F64 = field(default_factory=_rows())  # (N,) stamp of the first detection
     last_s: F64 = field(default_factory=_rows())  # (N,) stamp of the last matched detection
     hits: I64 = field(default_factory=_rows(dtype=np.int64))  # (N,) matched detections
+    high_hits: I64 = field(default_factory=_rows(dtype=np.int64))  # (N,) of those, scored >= high_score
     confirmed: BoolArray = field(default_factory=_rows(dtype=np.bool_))  # (N,)
     slow: BoolArray = field(
         default_factory=_rows(dtype=np.bool_)

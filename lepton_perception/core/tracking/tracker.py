@@ -161,7 +161,7 @@ class MultiObjectTracker:
         first_image = self._last_stamp_s is None
         prev_s, dt = self._advance_clock(stamp_s)
         dets = self._valid_detections(detections)
-        self._lifecycle(stamp_s)
+        self._lifecycle(stamp_s, prev_s)
         self._predict(dt)
         self._compensate(locator)
         ti, di = associate(self._stages, self._candidates(dets, prev_s))
@@ -219,11 +219,15 @@ class MultiObjectTracker:
     def _candidates(self, dets: _Dets, prev_s: float) -> Candidates:
         t, cfg = self._t, self.config
         high = dets.scores >= _score_threshold(cfg.high_score)
-        recent = prev_s - t.last_s <= cfg.low_stage_max_gap_s + _EPS_S
+        recent = t.confirmed & (prev_s - t.last_s <= cfg.low_stage_max_gap_s + _EPS_S)
+        if cfg.low_stage_confident_only:
+            # Median matched score >= high_score: a confidently seen object in a score dip, not a track
+            # mostly made of weak detections (the detector's false positives are).
+            recent &= 2 * t.high_hits >= t.hits
         return Candidates(
             tracks={
                 TrackSet.CONFIRMED: t.confirmed,
-                TrackSet.RECENT: t.confirmed & recent,
+                TrackSet.RECENT: recent,
                 TrackSet.TENTATIVE: ~t.confirmed,
             },
             detections={DetectionSet.HIGH: high, DetectionSet.LOW: ~high},
@@ -249,6 +253,7 @@ class MultiObjectTracker:
         t.scores[ti] = scores
         t.last_s[ti] = stamp_s
         t.hits[ti] += 1
+        t.high_hits[ti] += scores >= _score_threshold(cfg.high_score)
         t.confirmed[ti] |= t.hits[ti] >= cfg.min_hits
 
     def _reupdate(self, idx: I64, boxes: F64, gaps_s: F64) -> None:
@@ -276,15 +281,19 @@ class MultiObjectTracker:
         free[matched] = False
         return np.flatnonzero(free & (dets.scores >= _score_threshold(self.config.birth_score)))
 
-    def _lifecycle(self, stamp_s: float) -> None:
+    def _lifecycle(self, stamp_s: float, prev_s: float) -> None:
         """Delete tracks unmatched, as of this stamp, for longer than their coast time (confirmed) or
         tentative gap, before they are predicted or matched: however long the gap between two images,
-        no track outlives its coast time and no position is extrapolated beyond it. The ground state
-        of a track whose boxes match without valid ground fixes expires the same way."""
+        no track outlives its coast time and no position is extrapolated beyond it. With
+        ``confirm_consecutive`` a tentative track not matched in the previous image (``prev_s``) is
+        deleted too, at any frame rate. The ground state of a track whose boxes match without valid
+        ground fixes expires the same way."""
         t, cfg = self._t, self.config
         since = stamp_s - t.last_s
         limit = np.where(t.confirmed, cfg.max_coast_s, cfg.max_tentative_gap_s)
         alive = since <= limit + _EPS_S
+        if cfg.confirm_consecutive:
+            alive &= t.confirmed | (t.last_s >= prev_s - _EPS_S)
         if not alive.all():
             t.keep(alive)
         self._ground.expire(t, stamp_s)
@@ -310,6 +319,7 @@ class MultiObjectTracker:
             first_s=np.full(n, stamp_s),
             last_s=np.full(n, stamp_s),
             hits=np.ones(n, np.int64),
+            high_hits=(dets.scores >= _score_threshold(cfg.high_score)).astype(np.int64),
             confirmed=np.full(n, cfg.min_hits <= 1 or (first_image and cfg.confirm_first_image)),
             slow=slow,
             box_q=np.stack([centre, centre, size, size], axis=1) ** 2,

@@ -125,3 +125,22 @@ def test_the_same_video_at_7_and_10_hz_gives_the_same_identities() -> None:
     seven = [[t.track_id for t in s] for s in run(dets, 7.0)]
     assert ten == seven
     assert len({i for s in ten for i in s}) >= 5
+
+
+@pytest.mark.parametrize("rate_hz", [7.0, 10.0])
+def test_blinking_false_positive_in_a_crowd_is_never_confirmed(rate_hz: float) -> None:
+    # From image 5 on, the detector finds a false positive in two images out of three, at 0.75 (a
+    # confident score), next to three people walking. Confirmation needs min_hits consecutive images,
+    # so it never becomes a published track, at any frame rate; the people keep one id each.
+    walkers = [lambda t: (9.0, 4.0 - 1.3 * t), lambda t: (11.0, -4.0 + 1.1 * t), lambda t: (14.0, 2.0)]
+    blinker: list[Walker] = [lambda t: (25.0, 9.0)]
+    dets = frames(
+        walkers + blinker,
+        60,
+        seen=lambda k, i: i < 3 or (k >= 5 and k % 3 != 2),
+        score=lambda k, i: 0.9 if i < 3 else 0.75,
+    )
+    steps = run(dets, rate_hz)
+    assert_one_id_each(identities(steps, dets, walkers), after=3)
+    assert all(row == [-1] for row in identities(steps, dets, blinker))
+    assert any(len(s) > 3 for s in steps)  # it does start (tentative) tracks

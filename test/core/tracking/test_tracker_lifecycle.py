@@ -189,6 +189,51 @@ def test_low_score_detections_extend_but_never_start_tracks(dt: float) -> None:
     assert [t.hits for t in tracker.step(low, 4 * dt)] == [2]
 
 
+@pytest.mark.parametrize("rate_hz", [5.0, 7.0, 10.0, 25.0])
+@pytest.mark.parametrize("consecutive", [True, False])
+def test_confirmation_needs_consecutive_images(rate_hz: float, consecutive: bool) -> None:
+    # A new track seen, missed once, then seen again: with confirm_consecutive (ByteTrack, OC-SORT, SORT)
+    # it is removed at the miss, at any frame rate, and the detections after it start a new track.
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=3, confirm_consecutive=consecutive))
+    box = [500, 150, 560, 200]
+    tracker.step(Detections.empty(), 0.0)  # the stream's first image (confirm_first_image)
+    seen = [True, True, False, True, True, True]
+    out = [
+        tracker.step(_dets([box], [0.9]) if s else Detections.empty(), (k + 1) / rate_hz)
+        for k, s in enumerate(seen)
+    ]
+    first = out[0][0].track_id
+    assert [(t.track_id, t.state) for t in out[2]] == [(first, TrackState.TENTATIVE)]
+    # Without the rule only max_tentative_gap_s (0.25 s) applies: a miss survives at 10 and 25 Hz.
+    if consecutive or 2.0 / rate_hz > TrackerConfig().max_tentative_gap_s:
+        assert [t.track_id for t in out[3]] == [first + 1]
+        assert [t.state for t in out[-1]] == [TrackState.CONFIRMED]  # 3 consecutive hits
+    else:
+        assert [(t.track_id, t.state) for t in out[3]] == [(first, TrackState.CONFIRMED)]
+
+
+def test_low_score_stage_extends_only_confidently_detected_tracks() -> None:
+    # An isolated false positive: three images at 0.75, then weak detections (0.4) on the same spot.
+    # The low-score stage carries it only while at least half its matches are confident (its 3 matches at
+    # 0.75 carry 4 at 0.4), then it coasts and is deleted; without the rule every weak one extends it.
+    box = [500, 150, 560, 200]
+    for confident_only, matched in [(True, 7), (False, 13)]:
+        tracker = MultiObjectTracker(TrackerConfig(low_stage_confident_only=confident_only))
+        tracker.step(Detections.empty(), 0.0)
+        scores = [0.75] * 3 + [0.4] * 10
+        out = [tracker.step(_dets([box], [s]), 0.1 * (k + 1))[0] for k, s in enumerate(scores)]
+        assert len({t.track_id for t in out}) == 1
+        assert sum(t.state == TrackState.CONFIRMED for t in out) == matched - 2  # 2 images tentative
+        assert out[-1].hits == matched
+    # A person seen confidently for 2 s goes through a 1 s score dip matched in every image.
+    tracker = MultiObjectTracker()
+    tracker.step(Detections.empty(), 0.0)
+    scores = [0.9] * 20 + [0.4] * 10 + [0.9] * 5
+    out = [tracker.step(_dets([box], [s]), 0.1 * (k + 1))[0] for k, s in enumerate(scores)]
+    assert len({t.track_id for t in out}) == 1
+    assert all(t.state == TrackState.CONFIRMED for t in out[2:]) and out[-1].hits == len(scores)
+
+
 def test_class_aware_association() -> None:
     tracker = MultiObjectTracker(TrackerConfig(min_hits=1))
     box = np.array([[500, 150, 560, 200]], np.float32)
