@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lepton_perception.core.tracking.config import TrackerConfig
 from lepton_perception.tools import cli, eval_tracking
 
 KITTI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tracking" / "kitti"
@@ -51,11 +52,11 @@ def test_eval_tracking_json(eval_0000: dict[str, Any]) -> None:
     assert settings["peers"]["ocsort"]["settings"]["inertia"] == 0.2
     # The README check only compares runs over the README's 10 sequences (figures in the docs).
     assert out["reproduction"] == []
-    # Metric regression on sequence 0000 (deterministic): measured lepton Car HOTA/IDF1 74.44/81.33
-    # (73.29/80.00 without confirm_consecutive and low_stage_confident_only: 39 false positives instead
-    # of 30; 73.43/80.17 also without confirm_first_image).
+    # Metric regression on sequence 0000 (deterministic): measured lepton Car HOTA/IDF1 73.29/80.00
+    # (74.44/81.33 with confirm_consecutive: 30 false positives instead of 39; 73.43/80.17 without
+    # confirm_first_image).
     ours = out["trackers"]["lepton"]["car"]
-    assert ours["HOTA"] >= 74.0 and ours["IDF1"] >= 81.0
+    assert ours["HOTA"] >= 73.0 and ours["IDF1"] >= 79.5
     # The peers with their published settings (deterministic): Car HOTA / IDF1 measured on 0000.
     peers_car = {n: (r["car"]["HOTA"], r["car"]["IDF1"]) for n, r in out["trackers"].items() if n != "lepton"}
     expected = {"ocsort": 76.23, "cbiou": 75.02, "botsort": 69.27, "sort": 66.72, "bytetrack": 63.50}
@@ -66,9 +67,9 @@ def test_eval_tracking_json(eval_0000: dict[str, Any]) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="issue 12: on 0000 alone (154 images, a few cars) OC-SORT's Car HOTA 76.23 and C-BIoU's IDF1 "
-    "84.73 are above ours (74.44 / 81.33); `--detail`: OC-SORT's lead is detection precision (19 false "
-    "positives vs our 30 at about equal AssA 75.3 / 74.2), C-BIoU's is 0 vs our 2 switches; over the 10 "
-    "sequences ours leads every peer on every cell (test_ours_above_every_published_peer_per_cell)",
+    "84.73 are above ours (73.29 / 80.00); `--detail`: OC-SORT's lead is detection precision (19 false "
+    "positives vs our 39 at about equal AssA 75.3 / 74.3), C-BIoU's is 0 vs our 2 switches; over the 10 "
+    "sequences ours leads both (test_ours_above_every_published_peer_per_cell)",
 )
 def test_ours_above_every_published_peer_on_0000(eval_0000: dict[str, Any]) -> None:
     ours = eval_0000["trackers"]["lepton"]["car"]
@@ -89,11 +90,41 @@ BEST_PEER = {
 }
 
 
-def test_ours_above_every_published_peer_per_cell() -> None:
+@pytest.fixture(scope="module")
+def ours_all() -> dict[str, Any]:
+    """Ours with the defaults over every shared KITTI sequence and MOT15 TUD (~10 s)."""
+    result = eval_tracking.evaluate(KITTI, KITTI.parents[0] / "mot15", ["lepton"])
+    ours: dict[str, Any] = result["trackers"]["lepton"]
+    return ours
+
+
+# Not ours with the defaults: KITTI pedestrian IDF1 (OC-SORT's 61.05); confirm_consecutive closes it.
+OPEN_CELLS = {("pedestrian", "IDF1")}
+
+
+def test_ours_above_every_published_peer_per_cell(ours_all: dict[str, Any]) -> None:
     # Issue 12's acceptance: same detections, every KITTI sequence and MOT15 TUD, ours above every peer
-    # on HOTA and IDF1 per class (measured 71.83 / 85.48, 39.96 / 61.11, 55.01 / 79.55).
-    mot = KITTI.parents[0] / "mot15"
-    result = eval_tracking.evaluate(KITTI, mot, ["lepton"])
+    # on HOTA and IDF1 per class (measured 71.79 / 85.25, 39.32 / -, 54.90 / 79.47).
+    for cell, metrics in BEST_PEER.items():
+        for metric, (peer, figure) in metrics.items():
+            if (cell, metric) not in OPEN_CELLS:
+                assert ours_all[cell][metric] > figure, (cell, metric, peer, ours_all[cell][metric])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12: KITTI pedestrian IDF1 59.68 vs OC-SORT's 61.05 with the default confirmation; "
+    "confirm_consecutive gives 61.11 but confirms weakly scored objects later (docs/tracking.md)",
+)
+def test_pedestrian_idf1_above_oc_sort_with_the_defaults(ours_all: dict[str, Any]) -> None:
+    assert ours_all["pedestrian"]["IDF1"] > BEST_PEER["pedestrian"]["IDF1"][1]
+
+
+def test_consecutive_confirmation_closes_every_cell() -> None:
+    # The trade-off of docs/tracking.md, measured: with confirm_consecutive every cell is ours
+    # (71.83 / 85.48, 39.96 / 61.11, 55.01 / 79.55).
+    config = TrackerConfig(confirm_consecutive=True)
+    result = eval_tracking.evaluate(KITTI, KITTI.parents[0] / "mot15", ["lepton"], config=config)
     ours = result["trackers"]["lepton"]
     for cell, metrics in BEST_PEER.items():
         for metric, (peer, figure) in metrics.items():

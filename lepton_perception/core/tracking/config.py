@@ -98,10 +98,11 @@ class TrackerConfig:
         live=True,
     )
     confirm_consecutive: bool = param(
-        True,
+        False,
         "a tentative track must be matched in every image until it is confirmed (ByteTrack, BoT-SORT, "
-        "OC-SORT, SORT: an unconfirmed track missed once is removed); whatever the frame rate, "
-        "max_tentative_gap_s still bounds the time between its matches",
+        "OC-SORT, SORT: an unconfirmed track missed once is removed); fewer blinking false positives, "
+        "but an object the detector scores under high_score now and then confirms later (off: "
+        "max_tentative_gap_s alone bounds the time between its matches; docs/tracking.md)",
         live=True,
     )
     low_stage_confident_only: bool = param(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
-from lepton_perception.core.tracking import MultiObjectTracker
+from lepton_perception.core.tracking import MultiObjectTracker, TrackerConfig
 from lepton_perception.core.types import Detections, Track, TrackState
 
 PROJECTOR = GroundProjector(CameraIntrinsics(721.5, 721.5, 609.6, 172.9, 1242, 375), CameraPose(z_m=1.65))
@@ -47,8 +47,10 @@ def frames(
     return out
 
 
-def run(dets: list[Detections], rate_hz: float = 10.0) -> list[list[Track]]:
-    tracker = MultiObjectTracker()
+def run(
+    dets: list[Detections], rate_hz: float = 10.0, config: TrackerConfig | None = None
+) -> list[list[Track]]:
+    tracker = MultiObjectTracker(config)
     return [tracker.step(d, k / rate_hz) for k, d in enumerate(dets)]
 
 
@@ -130,8 +132,10 @@ def test_the_same_video_at_7_and_10_hz_gives_the_same_identities() -> None:
 @pytest.mark.parametrize("rate_hz", [7.0, 10.0])
 def test_blinking_false_positive_in_a_crowd_is_never_confirmed(rate_hz: float) -> None:
     # From image 5 on, the detector finds a false positive in two images out of three, at 0.75 (a
-    # confident score), next to three people walking. Confirmation needs min_hits consecutive images,
-    # so it never becomes a published track, at any frame rate; the people keep one id each.
+    # confident score), next to three people walking. With confirm_consecutive, confirmation needs
+    # min_hits consecutive images, so it never becomes a published track, at any frame rate; the people
+    # keep one id each. Without it (the default: weakly scored objects confirm sooner) it is confirmed
+    # at 10 Hz, where its one-image gaps are within max_tentative_gap_s.
     walkers = [lambda t: (9.0, 4.0 - 1.3 * t), lambda t: (11.0, -4.0 + 1.1 * t), lambda t: (14.0, 2.0)]
     blinker: list[Walker] = [lambda t: (25.0, 9.0)]
     dets = frames(
@@ -140,7 +144,10 @@ def test_blinking_false_positive_in_a_crowd_is_never_confirmed(rate_hz: float) -
         seen=lambda k, i: i < 3 or (k >= 5 and k % 3 != 2),
         score=lambda k, i: 0.9 if i < 3 else 0.75,
     )
-    steps = run(dets, rate_hz)
+    steps = run(dets, rate_hz, TrackerConfig(confirm_consecutive=True))
     assert_one_id_each(identities(steps, dets, walkers), after=3)
     assert all(row == [-1] for row in identities(steps, dets, blinker))
     assert any(len(s) > 3 for s in steps)  # it does start (tentative) tracks
+    if rate_hz == 10.0:
+        default = run(dets, rate_hz)
+        assert any(row != [-1] for row in identities(default, dets, blinker))
