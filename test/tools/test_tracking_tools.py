@@ -52,9 +52,10 @@ def test_eval_tracking_json(eval_0000: dict[str, Any]) -> None:
     assert settings["peers"]["ocsort"]["settings"]["inertia"] == 0.2
     # The README check only compares runs over the README's 10 sequences (figures in the docs).
     assert out["reproduction"] == []
-    # Metric regression on sequence 0000 (deterministic): measured lepton Car HOTA/IDF1 73.29/80.00
-    # (74.44/81.33 with confirm_consecutive: 30 false positives instead of 39; 73.43/80.17 without
-    # confirm_first_image).
+    # Metric regression on sequence 0000 (deterministic): lepton Car HOTA/IDF1 73.29/80.00 measured
+    # without consecutive confirmation, 74.44/81.33 with it throughout (30 false positives instead of 39;
+    # "auto" turns it on once the tracks show a consistent detector), 73.43/80.17 without
+    # confirm_first_image.
     ours = out["trackers"]["lepton"]["car"]
     assert ours["HOTA"] >= 73.0 and ours["IDF1"] >= 79.5
     # The peers with their published settings (deterministic): Car HOTA / IDF1 measured on 0000.
@@ -98,13 +99,14 @@ def ours_all() -> dict[str, Any]:
     return ours
 
 
-# Not ours with the defaults: KITTI pedestrian IDF1 (OC-SORT's 61.05); confirm_consecutive closes it.
+# Not ours with the defaults: KITTI pedestrian IDF1 (OC-SORT's 61.05); confirm_consecutive "always"
+# closes it.
 OPEN_CELLS = {("pedestrian", "IDF1")}
 
 
 def test_ours_above_every_published_peer_per_cell(ours_all: dict[str, Any]) -> None:
     # Issue 12's acceptance: same detections, every KITTI sequence and MOT15 TUD, ours above every peer
-    # on HOTA and IDF1 per class (measured 71.79 / 85.25, 39.32 / -, 54.90 / 79.47).
+    # on HOTA and IDF1 per class (measured 71.82 / 85.47, 39.61 / -, 55.01 / 79.55).
     for cell, metrics in BEST_PEER.items():
         for metric, (peer, figure) in metrics.items():
             if (cell, metric) not in OPEN_CELLS:
@@ -113,17 +115,17 @@ def test_ours_above_every_published_peer_per_cell(ours_all: dict[str, Any]) -> N
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 12: KITTI pedestrian IDF1 59.68 vs OC-SORT's 61.05 with the default confirmation; "
-    "confirm_consecutive gives 61.11 but confirms weakly scored objects later (docs/tracking.md)",
+    reason="issue 12: KITTI pedestrian IDF1 60.29 vs OC-SORT's 61.05 with the default confirmation; "
+    "confirm_consecutive always gives 61.11 but confirms weakly scored objects later (docs/tracking.md)",
 )
 def test_pedestrian_idf1_above_oc_sort_with_the_defaults(ours_all: dict[str, Any]) -> None:
     assert ours_all["pedestrian"]["IDF1"] > BEST_PEER["pedestrian"]["IDF1"][1]
 
 
 def test_consecutive_confirmation_closes_every_cell() -> None:
-    # The trade-off of docs/tracking.md, measured: with confirm_consecutive every cell is ours
+    # The trade-off of docs/tracking.md, measured: with confirm_consecutive always every cell is ours
     # (71.83 / 85.48, 39.96 / 61.11, 55.01 / 79.55).
-    config = TrackerConfig(confirm_consecutive=True)
+    config = TrackerConfig(confirm_consecutive="always")
     result = eval_tracking.evaluate(KITTI, KITTI.parents[0] / "mot15", ["lepton"], config=config)
     ours = result["trackers"]["lepton"]
     for cell, metrics in BEST_PEER.items():

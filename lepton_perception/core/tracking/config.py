@@ -97,12 +97,21 @@ class TrackerConfig:
         hi=10.0,
         live=True,
     )
-    confirm_consecutive: bool = param(
-        False,
-        "a tentative track must be matched in every image until it is confirmed (ByteTrack, BoT-SORT, "
-        "OC-SORT, SORT: an unconfirmed track missed once is removed); fewer blinking false positives, "
-        "but an object the detector scores under high_score now and then confirms later (off: "
-        "max_tentative_gap_s alone bounds the time between its matches; docs/tracking.md)",
+    confirm_consecutive: Literal["auto", "always", "never"] = param(
+        "auto",
+        "always: a tentative track must be matched in every image until it is confirmed (ByteTrack, "
+        "BoT-SORT, OC-SORT, SORT): fewer blinking false positives, but an object the detector scores "
+        "under high_score now and then confirms later; never: max_tentative_gap_s alone bounds the time "
+        "between its matches; auto: always while the detector scores the confirmed tracks' detections "
+        "consistently enough that it slows their confirmation by at most consecutive_max_delay_ratio",
+        live=True,
+    )
+    consecutive_max_delay_ratio: float = param(
+        1.25,
+        "auto: consecutive confirmation while it makes the expected time to confirm an object, scored "
+        "as the confirmed tracks' detections are, at most this many times longer",
+        lo=1.0,
+        hi=100.0,
         live=True,
     )
     low_stage_confident_only: bool = param(

@@ -42,6 +42,7 @@ from lepton_perception.core.tracking.association import (
     iou_cost,
 )
 from lepton_perception.core.tracking.config import TrackerConfig
+from lepton_perception.core.tracking.confirmation import ScoreConsistency, consecutive_delay_ratio
 from lepton_perception.core.tracking.ground_filter import GroundFilter, GroundNoise, locate
 from lepton_perception.core.tracking.motion import ConstantVelocityModel, MotionModel
 from lepton_perception.core.tracking.store import TrackStore
@@ -134,6 +135,7 @@ class MultiObjectTracker:
         self._next_id = 1
         self._last_stamp_s: float | None = None
         self._last_locator: GroundLocator | None = None  # the previous image's, for ego-motion
+        self._consistency = ScoreConsistency()  # how the detector scores the confirmed tracks
         self.skipped_detections = 0  # rejected for NaN / infinite / empty boxes or scores
 
     @property
@@ -253,7 +255,9 @@ class MultiObjectTracker:
         t.scores[ti] = scores
         t.last_s[ti] = stamp_s
         t.hits[ti] += 1
-        t.high_hits[ti] += scores >= _score_threshold(cfg.high_score)
+        high = scores >= _score_threshold(cfg.high_score)
+        t.high_hits[ti] += high
+        self._consistency.add(int(high[t.confirmed[ti]].sum()), int(t.confirmed[ti].sum()))
         t.confirmed[ti] |= t.hits[ti] >= cfg.min_hits
 
     def _reupdate(self, idx: I64, boxes: F64, gaps_s: F64) -> None:
@@ -281,18 +285,26 @@ class MultiObjectTracker:
         free[matched] = False
         return np.flatnonzero(free & (dets.scores >= _score_threshold(self.config.birth_score)))
 
+    def _consecutive(self) -> bool:
+        """Whether confirmation needs consecutive images now (``confirm_consecutive``; docs/tracking.md)."""
+        cfg = self.config
+        if cfg.confirm_consecutive != "auto":
+            return cfg.confirm_consecutive == "always"
+        p = self._consistency.share()  # None: too few matches yet to tell
+        return p is not None and consecutive_delay_ratio(p, cfg.min_hits) <= cfg.consecutive_max_delay_ratio
+
     def _lifecycle(self, stamp_s: float, prev_s: float) -> None:
         """Delete tracks unmatched, as of this stamp, for longer than their coast time (confirmed) or
         tentative gap, before they are predicted or matched: however long the gap between two images,
-        no track outlives its coast time and no position is extrapolated beyond it. With
-        ``confirm_consecutive`` a tentative track not matched in the previous image (``prev_s``) is
-        deleted too, at any frame rate. The ground state of a track whose boxes match without valid
-        ground fixes expires the same way."""
+        no track outlives its coast time and no position is extrapolated beyond it. While confirmation
+        needs consecutive images (``_consecutive``) a tentative track not matched in the previous image
+        (``prev_s``) is deleted too, at any frame rate. The ground state of a track whose boxes match
+        without valid ground fixes expires the same way."""
         t, cfg = self._t, self.config
         since = stamp_s - t.last_s
         limit = np.where(t.confirmed, cfg.max_coast_s, cfg.max_tentative_gap_s)
         alive = since <= limit + _EPS_S
-        if cfg.confirm_consecutive:
+        if self._consecutive():
             alive &= t.confirmed | (t.last_s >= prev_s - _EPS_S)
         if not alive.all():
             t.keep(alive)

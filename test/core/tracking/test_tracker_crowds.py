@@ -130,12 +130,13 @@ def test_the_same_video_at_7_and_10_hz_gives_the_same_identities() -> None:
 
 
 @pytest.mark.parametrize("rate_hz", [7.0, 10.0])
-def test_blinking_false_positive_in_a_crowd_is_never_confirmed(rate_hz: float) -> None:
+@pytest.mark.parametrize("mode", ["auto", "always"])
+def test_blinking_false_positive_in_a_crowd_is_never_confirmed(rate_hz: float, mode: str) -> None:
     # From image 5 on, the detector finds a false positive in two images out of three, at 0.75 (a
-    # confident score), next to three people walking. With confirm_consecutive, confirmation needs
+    # confident score), next to three people walking, detected at 0.9. Consecutive confirmation needs
     # min_hits consecutive images, so it never becomes a published track, at any frame rate; the people
-    # keep one id each. Without it (the default: weakly scored objects confirm sooner) it is confirmed
-    # at 10 Hz, where its one-image gaps are within max_tentative_gap_s.
+    # keep one id each. "auto" has it on: the people are scored consistently. Without it ("never") it is
+    # confirmed at 10 Hz, where its one-image gaps are within max_tentative_gap_s.
     walkers = [lambda t: (9.0, 4.0 - 1.3 * t), lambda t: (11.0, -4.0 + 1.1 * t), lambda t: (14.0, 2.0)]
     blinker: list[Walker] = [lambda t: (25.0, 9.0)]
     dets = frames(
@@ -144,10 +145,10 @@ def test_blinking_false_positive_in_a_crowd_is_never_confirmed(rate_hz: float) -
         seen=lambda k, i: i < 3 or (k >= 5 and k % 3 != 2),
         score=lambda k, i: 0.9 if i < 3 else 0.75,
     )
-    steps = run(dets, rate_hz, TrackerConfig(confirm_consecutive=True))
+    steps = run(dets, rate_hz, TrackerConfig(confirm_consecutive=mode))
     assert_one_id_each(identities(steps, dets, walkers), after=3)
     assert all(row == [-1] for row in identities(steps, dets, blinker))
     assert any(len(s) > 3 for s in steps)  # it does start (tentative) tracks
     if rate_hz == 10.0:
-        default = run(dets, rate_hz)
-        assert any(row != [-1] for row in identities(default, dets, blinker))
+        never = run(dets, rate_hz, TrackerConfig(confirm_consecutive="never"))
+        assert any(row != [-1] for row in identities(never, dets, blinker))

@@ -8,6 +8,7 @@ import pytest
 from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
 from lepton_perception.core.ground import BoxFootLocator
 from lepton_perception.core.tracking import MultiObjectTracker, TrackerConfig
+from lepton_perception.core.tracking.confirmation import consecutive_delay_ratio
 from lepton_perception.core.types import Detections, Track, TrackState
 
 PROJECTOR = GroundProjector(
@@ -194,7 +195,8 @@ def test_low_score_detections_extend_but_never_start_tracks(dt: float) -> None:
 def test_confirmation_needs_consecutive_images(rate_hz: float, consecutive: bool) -> None:
     # A new track seen, missed once, then seen again: with confirm_consecutive (ByteTrack, OC-SORT, SORT)
     # it is removed at the miss, at any frame rate, and the detections after it start a new track.
-    tracker = MultiObjectTracker(TrackerConfig(min_hits=3, confirm_consecutive=consecutive))
+    mode = "always" if consecutive else "never"
+    tracker = MultiObjectTracker(TrackerConfig(min_hits=3, confirm_consecutive=mode))
     box = [500, 150, 560, 200]
     tracker.step(Detections.empty(), 0.0)  # the stream's first image (confirm_first_image)
     seen = [True, True, False, True, True, True]
@@ -283,3 +285,44 @@ def test_history_keeps_only_history_s() -> None:
 def test_invalid_config_is_rejected(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         TrackerConfig(**bad)
+
+
+def _blinking_then_steady(tracker: MultiObjectTracker, person_score: float) -> list[list]:
+    """Two people matched for 3 s at ``person_score`` or 0.9, then a detection blinking two images in
+    three at 0.9 on an empty spot: the images' confirmed track ids."""
+    people = [[100, 150, 160, 300], [300, 150, 360, 300]]
+    blink = [600, 150, 660, 300]
+    tracker.step(Detections.empty(), 0.0)
+    out = []
+    for k in range(60):
+        scores = [person_score if k % 2 else 0.9] * 2  # every other detection at person_score
+        boxes = people + ([blink] if k >= 30 and k % 3 != 2 else [])
+        scores += [0.9] * (len(boxes) - 2)
+        tracks = tracker.step(_dets(boxes, scores), 0.1 * (k + 1))
+        out.append(sorted(t.track_id for t in tracks if t.state == TrackState.CONFIRMED))
+    return out
+
+
+@pytest.mark.parametrize(("person_score", "blinker_confirmed"), [(0.9, False), (0.5, True)])
+def test_auto_consecutive_confirmation_follows_the_detectors_consistency(
+    person_score: float, blinker_confirmed: bool
+) -> None:
+    # "auto": the people the tracker follows tell how consistently the detector scores its objects.
+    # Scored >= high_score throughout, consecutive confirmation costs them nothing: it is on and the
+    # blinking detection (hits in pairs) never confirms. Scored 0.5 in every other image (p = 0.5: three
+    # consecutive confident detections take 7/3 times as long as any three), it is off and the blinking
+    # detection confirms as any object seen in 3 of 4 images would.
+    tracker = MultiObjectTracker(TrackerConfig(confirm_consecutive="auto"))
+    out = _blinking_then_steady(tracker, person_score)
+    people = set(out[29])
+    assert len(people) == 2 and all(set(ids) >= people for ids in out[30:])
+    assert any(set(ids) - people for ids in out[30:]) is blinker_confirmed
+    assert tracker._consecutive() is not blinker_confirmed
+
+
+def test_consecutive_delay_ratio() -> None:
+    assert consecutive_delay_ratio(1.0, 3) == pytest.approx(1.0)
+    assert consecutive_delay_ratio(0.5, 3) == pytest.approx((2 + 4 + 8) / 6)  # 14 images against 6
+    assert consecutive_delay_ratio(0.54, 3) == pytest.approx(11.63 / 5.56, rel=1e-3)
+    assert consecutive_delay_ratio(0.0, 3) == float("inf")
+    assert consecutive_delay_ratio(0.7, 1) == pytest.approx(1.0)  # one hit: no difference
