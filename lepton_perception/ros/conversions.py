@@ -301,7 +301,7 @@ def _object(cls: type[M], identity: Identity, kinematics: Any) -> M:
     msg: Any = cls.__new__(cls)
     msg._check_fields, msg._kinematics = False, kinematics
     msg._object_id, msg._existence_probability, msg._classification, msg._shape = identity
-    return msg  # type: ignore[no-any-return]
+    return msg
 
 
 def _tracked_object(kin: Kinematics, identity: Identity) -> TrackedObject:
@@ -335,7 +335,7 @@ def _path_msgs(paths: list[PredictedPath], stamp_s: float) -> list[PredictedPath
         group = [paths[i] for i in idx]
         for i, msg in zip(idx, _same_length_path_msgs(group, n, stamp_s)):
             out[i] = msg
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _same_length_path_msgs(paths: list[PredictedPath], n: int, stamp_s: float) -> list[PredictedPathMsg]:
