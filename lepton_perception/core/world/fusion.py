@@ -29,6 +29,7 @@ ego poses, ``base_link`` without); the caller names it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -175,8 +176,9 @@ class _Object:
 
 
 def _published(track: Track) -> bool:
-    ok = track.state in (TrackState.CONFIRMED, TrackState.COASTING) and track.ground is not None
-    return ok and bool(np.isfinite(track.ground.position_m).all())  # type: ignore[union-attr]
+    if track.state not in (TrackState.CONFIRMED, TrackState.COASTING) or track.ground is None:
+        return False
+    return all(math.isfinite(v) for v in np.asarray(track.ground.position_m).ravel().tolist())
 
 
 _CATEGORY_CODE = {c: i for i, c in enumerate(Category)}
@@ -261,15 +263,14 @@ class ObjectFusion:
         self, camera_tracks: Mapping[str, Sequence[Track]], stamp_s: float
     ) -> dict[str, list[Track]]:
         """Update bound members, drop vanished/silent ones; return the unbound tracks per camera."""
-        reported = {
-            (cam, t.track_id) for cam, tracks in camera_tracks.items() for t in tracks if _published(t)
-        }
+        published = {cam: [t for t in tracks if _published(t)] for cam, tracks in camera_tracks.items()}
+        reported = {(cam, t.track_id) for cam, tracks in published.items() for t in tracks}
         for key, obj in list(self._owner.items()):
             m = obj.members[key]
             silent = key[0] not in camera_tracks and stamp_s - m.stamp_s > self.config.member_timeout_s
             if (key[0] in camera_tracks and key not in reported) or silent:
                 self._unbind(key)
-        seen = [(cam, t) for cam, tracks in camera_tracks.items() for t in filter(_published, tracks)]
+        seen = [(cam, t) for cam, tracks in published.items() for t in tracks]
         owners = [self._owner.get((cam, t.track_id)) for cam, t in seen]
         bound = [(o, t) for o, (_, t) in zip(owners, seen) if o is not None]
         in_gate = iter(self._in_gate([o for o, _ in bound], [t for _, t in bound]).tolist())
