@@ -431,14 +431,23 @@ def detections_msg(result: FrameResult, header: Header) -> Detection2DArray:
 
 
 def _detection(track: Track, header: Header, cx: float, cy: float, w: float, h: float) -> Detection2D:
-    center = _build(Pose2D, position=_build(Point2D, x=cx, y=cy), theta=0.0)
-    hyp = _build(
-        ObjectHypothesisWithPose,
-        hypothesis=_build(ObjectHypothesis, class_id=class_name(track.class_id), score=float(track.score)),
-        pose=_build(PoseWithCovariance, pose=_pose(0.0, 0.0, 0.0, 0.0, 1.0), covariance=np.zeros(36)),
-    )
-    bbox = _build(BoundingBox2D, center=center, size_x=w, size_y=h)
-    return _build(Detection2D, header=header, results=[hyp], bbox=bbox, id=str(track.track_id))
+    """One track's Detection2D, written to the generated slots like the planning messages."""
+    point = Point2D.__new__(Point2D)
+    point._check_fields, point._x, point._y = False, cx, cy
+    center = Pose2D.__new__(Pose2D)
+    center._check_fields, center._position, center._theta = False, point, 0.0
+    bbox = BoundingBox2D.__new__(BoundingBox2D)
+    bbox._check_fields, bbox._center, bbox._size_x, bbox._size_y = False, center, w, h
+    hypothesis = ObjectHypothesis.__new__(ObjectHypothesis)
+    hypothesis._check_fields, hypothesis._class_id = False, class_name(track.class_id)
+    hypothesis._score = float(track.score)
+    hyp = ObjectHypothesisWithPose.__new__(ObjectHypothesisWithPose)
+    hyp._check_fields, hyp._hypothesis = False, hypothesis
+    hyp._pose = _pose_cov(_pose(0.0, 0.0, 0.0, 0.0, 1.0), np.zeros(36))
+    det = Detection2D.__new__(Detection2D)
+    det._check_fields, det._header, det._results, det._bbox = False, header, [hyp], bbox
+    det._id = str(track.track_id)
+    return det
 
 
 # --- outputs for people and RViz ----------------------------------------------------------------------
