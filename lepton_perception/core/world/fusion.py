@@ -402,14 +402,19 @@ class ObjectFusion:
     def _has_matched_member(self, obj: _Object, camera: str, stamp_s: float) -> bool:
         return any(k[0] == camera and _matched_now(m, stamp_s) for k, m in obj.members.items())
 
-    def _gate_terms(self, objs: Sequence[_Object], pos: F64, cov: F64) -> tuple[F64, F64]:
+    def _gate_terms(
+        self, objs: Sequence[_Object], pos: F64, cov: F64, pairs: npt.NDArray[np.bool_] | None = None
+    ) -> tuple[F64, F64]:
         """Squared Mahalanobis distance and ground distance of objects (N,) to tracks at ``pos``
-        (..., 2) with position covariance ``cov`` (..., 2, 2), broadcast against (N, 1, ...)."""
+        (..., 2) with position covariance ``cov`` (..., 2, 2), broadcast against (N, 1, ...). Pairs
+        outside ``pairs`` (e.g. across classes) get a unit covariance: never solved as one alone was."""
         ox = np.array([o.x[:2] for o in objs]).reshape(len(objs), 2)
         oP = np.array([o.P[:2, :2] for o in objs]).reshape(len(objs), 2, 2)
         shape = (len(objs),) + (1,) * (pos.ndim - 2) if pos.ndim > 2 else (len(objs),)
         d = pos - ox.reshape(*shape, 2)
         S = oP.reshape(*shape, 2, 2) + cov + (2 * self.config.position_floor_m**2) * np.eye(2)
+        if pairs is not None:
+            S = np.where(pairs[..., None, None], S, np.eye(2))
         return _quadratic(d, S), np.hypot(d[..., 0], d[..., 1])
 
     def _in_gate(self, objs: list[_Object], tracks: list[Track]) -> npt.NDArray[np.bool_]:
@@ -426,7 +431,7 @@ class ObjectFusion:
             return np.full((len(objs), len(tracks)), GATED)
         pos, cov = _tracks_ground(tracks)
         ok = _compatible_table([o.class_id for o in objs], [t.class_id for t in tracks])
-        m2, dist = self._gate_terms(objs, pos[None], cov[None])
+        m2, dist = self._gate_terms(objs, pos[None], cov[None], ok)
         m2 = np.where(ok, m2, GATED)
         gated = ok & (m2 <= self.config.gate_chi2) & (dist <= self.config.gate_m)
         return np.where(gated, m2, GATED)
