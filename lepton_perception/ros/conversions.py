@@ -156,21 +156,6 @@ Kinematics = tuple[PoseWithCovariance, TwistWithCovariance, AccelWithCovariance,
 M = TypeVar("M")
 
 
-def _build(cls: type[M], **fields: Any) -> M:
-    """``cls(**fields)`` for a message type whose EVERY field is given, without its constructor's waste.
-
-    A generated constructor evaluates ``kwargs.get(name, Default())`` for each field, so a passed
-    sub-message is built twice, and imports the nested types on every call. The values still go
-    through the generated property setters (array conversion); ``_check_fields`` off is what the
-    constructor sets by default (``ROS_PYTHON_CHECK_FIELDS`` unset). A test compares both ways.
-    """
-    msg = cls.__new__(cls)
-    setattr(msg, "_check_fields", False)  # noqa: B010 (a slot of the generated class, not typed)
-    for name, value in fields.items():
-        setattr(msg, name, value)
-    return msg
-
-
 # The planning lists' messages are written straight to the generated classes' ``_name`` slots, which is
 # all their setters do when ``_check_fields`` is off, provided each value already has the stored type:
 # Python floats/ints/bools, lists of messages, and a float64 (36,) array for a covariance (the setter
