@@ -64,7 +64,7 @@ def reanchor_batch(
     moved = interp_rows_batch(times, points, query)  # (G, T+1, 2): [:, 0] = where the old paths put them
     positions = moved[:, 1:] + (now_m - moved[:, 0])[:, None]
     return [
-        PredictedPath(p.track_id, stamp_s + offsets, xy, p.confidence, p.predictor)  # own times array each
+        PredictedPath(p.track_id, stamp_s + offsets, xy, p.confidence, p.predictor)  # a times array each
         for p, xy in zip(paths, positions)
     ]
 
