@@ -73,43 +73,77 @@ def test_no_planning_track_gives_empty_lists() -> None:
 
 
 def test_fast_message_construction_equals_the_generated_constructors() -> None:
-    """``_build``/``_pose`` skip the generated constructors: same messages, and they serialize."""
-    from autoware_perception_msgs.msg import (
-        ObjectClassification,
-        PredictedObjects,
-        TrackedObjects,
-    )
-    from autoware_perception_msgs.msg import (
-        PredictedPath as PredictedPathMsg,
-    )
+    """The planning and detection messages are written to the generated slots: the same messages as
+    the constructors build, and they serialize."""
+    import uuid
+
+    from autoware_perception_msgs.msg import PredictedObjects, TrackedObjects
     from builtin_interfaces.msg import Duration
-    from geometry_msgs.msg import Point, Pose, Quaternion
+    from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
     from rclpy.serialization import deserialize_message, serialize_message
+    from unique_identifier_msgs.msg import UUID
     from vision_msgs.msg import Detection2D, ObjectHypothesisWithPose
 
-    from lepton_perception.ros.conversions import _build, _pose, detections_msg
+    from lepton_perception.ros import conversions as conv
 
-    assert _pose(1.5, -2.0, 0.0, 0.25, 0.75) == Pose(
+    assert conv._pose(1.5, -2.0, 0.0, 0.25, 0.75) == Pose(
         position=Point(x=1.5, y=-2.0, z=0.0), orientation=Quaternion(x=0.0, y=0.0, z=0.25, w=0.75)
     )
-    fields = {
-        "path": [_pose(1.0, 2.0, 0.0, 0.0, 1.0)],
-        "time_step": Duration(sec=0, nanosec=4),
-        "confidence": 0.5,
-    }
-    assert _build(PredictedPathMsg, **fields) == PredictedPathMsg(**fields)
-    assert _build(ObjectClassification, label=1, probability=1.0) == ObjectClassification(
-        label=1, probability=1.0
-    )
+    assert conv._vector(1.0, 2.0, 3.0) == Vector3(x=1.0, y=2.0, z=3.0)
+    assert conv._duration(2.4) == Duration(sec=2, nanosec=400_000_000)
+    want_uuid = uuid.uuid5(conv._UUID_NAMESPACE, "front/7/1").bytes
+    assert track_uuid("front", 7, 1) == UUID(uuid=list(want_uuid))
     north = dataclasses.replace(_track(1, (10.0, 2.0), (0.0, 2.0)), score=0.75)  # exact as float32
     path = PredictedPath(1, np.array([5.4, 5.8]), np.array([[10, 3], [10, 4]], float), 0.5, "cv")
     tracked, predicted = planning_msgs(_result([north], [path]), Header(frame_id="odom"), epoch_ns=7)
     for msg, kind in ((tracked, TrackedObjects), (predicted, PredictedObjects)):
         assert deserialize_message(serialize_message(msg), kind) == msg
-    (det,) = detections_msg(_result([north], []), Header(frame_id="cam")).detections
+    (det,) = conv.detections_msg(_result([north], []), Header(frame_id="cam")).detections
     want = Detection2D(header=Header(frame_id="cam"), id="1")
     want.bbox.center.position.x, want.bbox.center.position.y = 20.0, 50.0
     want.bbox.size_x, want.bbox.size_y = 20.0, 60.0
     want.results = [ObjectHypothesisWithPose()]
     want.results[0].hypothesis.class_id, want.results[0].hypothesis.score = "person", 0.75
     assert det == want
+
+
+def test_markers_equal_the_generated_constructors_and_serialize() -> None:
+    """``markers_msg`` writes slots: the same markers as built with the constructors, every default
+    field included (texture, mesh file, lifetime), and they survive a serialisation round trip."""
+    from builtin_interfaces.msg import Time
+    from geometry_msgs.msg import Point
+    from rclpy.serialization import deserialize_message, serialize_message
+    from std_msgs.msg import ColorRGBA
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    from lepton_perception.ros.conversions import markers_msg
+
+    north = _track(1, (10.0, 2.0), (0.0, 2.0))
+    path = PredictedPath(1, np.array([5.4, 5.8]), np.array([[10, 3], [10, 4]], float), 0.5, "cv")
+    stamp = Time(sec=5, nanosec=7)
+    got, drawn = markers_msg(_result([north], [path]), stamp, "odom", {1, 4})
+    assert drawn == {1}
+    header = Header(stamp=stamp, frame_id="odom")
+    box = Marker(header=header, ns="lepton/front/box", id=1, type=Marker.CUBE, action=Marker.ADD)
+    box.pose.position.x, box.pose.position.y, box.pose.position.z = 10.0, 2.0, 1.7 / 2
+    box.pose.orientation.z, box.pose.orientation.w = math.sin(math.pi / 4), math.cos(math.pi / 4)
+    box.scale.x, box.scale.y, box.scale.z = 0.6, 0.6, 1.7
+    box.color = got.markers[0].color  # the category palette is not under test here
+    label = Marker(
+        header=header, ns="lepton/front/label", id=1, type=Marker.TEXT_VIEW_FACING, text="person #1"
+    )
+    label.pose.position.x, label.pose.position.y, label.pose.position.z = 10.0, 2.0, 1.7 + 0.5
+    label.scale.z = 0.5
+    label.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
+    line = Marker(header=header, ns="lepton/front/path", id=1, type=Marker.LINE_STRIP)
+    line.scale.x = 0.15
+    line.color = got.markers[2].color
+    line.points = [Point(x=10.0, y=3.0, z=0.05), Point(x=10.0, y=4.0, z=0.05)]
+    deletes = [
+        Marker(header=header, ns=f"lepton/front/{sub}", id=4, action=Marker.DELETE)
+        for sub in ("box", "label", "path")
+    ]
+    assert got == MarkerArray(markers=[box, label, line, *deletes])
+    assert deserialize_message(serialize_message(got), MarkerArray) == deserialize_message(
+        serialize_message(MarkerArray(markers=[box, label, line, *deletes])), MarkerArray
+    )

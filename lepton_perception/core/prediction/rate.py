@@ -22,7 +22,7 @@ import numpy as np
 
 from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.prediction.data import F64
-from lepton_perception.core.prediction.history import anchor, interp_rows
+from lepton_perception.core.prediction.history import anchor, interp_rows, interp_rows_batch
 from lepton_perception.core.types import PredictedPath, Track
 
 JITTER_S = 1e-3  # a run is due this much before a whole period has passed
@@ -49,6 +49,31 @@ def reanchor(path: PredictedPath, made_s: float, start_m: F64, stamp_s: float, n
     return PredictedPath(path.track_id, stamp_s + offsets, positions, path.confidence, path.predictor)
 
 
+def reanchor_batch(
+    paths: Sequence[PredictedPath], made_s: float, start_m: F64, stamp_s: float, now_m: F64
+) -> list[PredictedPath]:
+    """``reanchor`` of G paths on one time grid (the same ``times_s``, predicted at ``made_s``) with
+    their (G, 2) ``start_m`` and (G, 2) ``now_m``: the same numbers, one set of array operations."""
+    times_s = np.asarray(paths[0].times_s, dtype=np.float64)
+    offsets = times_s - made_s  # (T,) s
+    times = np.concatenate(([made_s], times_s))  # (T+1,)
+    points = np.concatenate(
+        (start_m[:, None], np.array([p.positions_m for p in paths])), axis=1
+    )  # (G, T+1, 2)
+    query = np.concatenate(([stamp_s], stamp_s + offsets))
+    moved = interp_rows_batch(times, points, query)  # (G, T+1, 2): [:, 0] = where the old paths put them
+    positions = moved[:, 1:] + (now_m - moved[:, 0])[:, None]
+    return [
+        PredictedPath(p.track_id, stamp_s + offsets, xy, p.confidence, p.predictor)  # a times array each
+        for p, xy in zip(paths, positions)
+    ]
+
+
+def _anchors(tracks: Sequence[Track], stamp_s: float) -> F64:
+    """``anchor(t, stamp_s)[0]`` of each track, (N, 2)."""
+    return np.array([anchor(t, stamp_s)[0] for t in tracks], dtype=np.float64).reshape(len(tracks), 2)
+
+
 class PlannerRatePredictor:
     """Implements ``Predictor``: ``inner`` at most every ``period_s`` (0: every call), re-anchored paths
     in between (module doc). One instance per object stream: it caches paths by track id."""
@@ -70,14 +95,38 @@ class PlannerRatePredictor:
             return self._run(tracks, stamp_s)
         fresh = [t for t in tracks if not self._matches(t)]
         new = {p.track_id: p for p in self._run(fresh, stamp_s)} if fresh else {}
+        cached = [t for t in tracks if t.track_id not in new and self._matches(t)]
+        moved = iter(self._reanchor(cached, stamp_s))
         out: list[PredictedPath] = []
         for t in tracks:  # the input order, as the inner predictor returns them
             if t.track_id in new or not self._matches(t):
                 out += [p for p in new.values() if p.track_id == t.track_id]
-                continue
-            c = self._cache[t.track_id]
-            now_m = anchor(t, stamp_s)[0]
-            out += [reanchor(p, c.stamp_s, c.start_m, stamp_s, now_m) for p in c.paths]
+            else:
+                out += next(moved)
+        return out
+
+    def _reanchor(self, tracks: list[Track], stamp_s: float) -> list[list[PredictedPath]]:
+        """``reanchor`` of the cached paths of each of ``tracks``: the paths on one time grid (the usual
+        case: one run, one horizon) as (G, T, 2) arrays at once."""
+        now = _anchors(tracks, stamp_s)  # (N, 2)
+        jobs = [
+            (i, self._cache[t.track_id], p)
+            for i, t in enumerate(tracks)
+            for p in self._cache[t.track_id].paths
+        ]
+        groups: dict[tuple[float, bytes], list[int]] = {}
+        for n, (_, c, p) in enumerate(jobs):
+            groups.setdefault((c.stamp_s, np.asarray(p.times_s, np.float64).tobytes()), []).append(n)
+        moved: dict[int, PredictedPath] = {}
+        for (made_s, _), idx in groups.items():
+            start = np.array([jobs[n][1].start_m for n in idx])
+            paths = reanchor_batch(
+                [jobs[n][2] for n in idx], made_s, start, stamp_s, now[[jobs[n][0] for n in idx]]
+            )
+            moved.update(zip(idx, paths))
+        out: list[list[PredictedPath]] = [[] for _ in tracks]
+        for n, (i, _, _) in enumerate(jobs):
+            out[i].append(moved[n])
         return out
 
     def _matches(self, track: Track) -> bool:

@@ -227,3 +227,18 @@ def test_interp_rows_inside_and_outside() -> None:
     q = np.array([-1.0, 0.5, 2.0, 3.0, 4.0])
     expected = np.array([[-1.0, -2.0], [0.5, 1.0], [2.0, 1.0], [3.0, 0.0], [4.0, -1.0]])
     np.testing.assert_allclose(interp_rows(t, v, q), expected)
+
+
+@pytest.mark.parametrize("dq", [-0.7, -0.05, 0.0, 0.033, 0.4, 5.0])
+def test_interp_rows_batch_is_interp_rows_per_set(dq: float) -> None:
+    """Same numbers as one ``interp_rows`` per value set: inside, on the grid, before and past it."""
+    from lepton_perception.core.prediction.history import interp_rows, interp_rows_batch
+
+    rng = np.random.default_rng(7)
+    times = 1_700_000_000.0 + np.array([0.0, 0.4, 0.8, 1.3, 1.7])
+    values = rng.normal(0, 10, (3, 5, 2))
+    values[1, 2] = values[1, 1]  # a flat segment
+    query = np.concatenate((times + dq, [times[0] - 1.0, times[-1] + 1.0]))
+    got = interp_rows_batch(times, values, query)
+    for g in range(3):
+        assert np.array_equal(got[g], interp_rows(times, values[g], query))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lepton_perception.core.prediction.cv import ConstantVelocityPredictor
-from lepton_perception.core.prediction.rate import PlannerRatePredictor, reanchor
+from lepton_perception.core.prediction.rate import PlannerRatePredictor, reanchor, reanchor_batch
 from lepton_perception.core.types import GroundState, PredictedPath, Track, TrackState
 
 T0 = 1_700_000_000.0
@@ -116,3 +116,17 @@ def test_period_zero_is_the_inner_predictor() -> None:
     assert inner.calls == [[1, 2]] * 3
     with pytest.raises(ValueError, match="period_s"):
         PlannerRatePredictor(inner, -1.0)
+
+
+def test_batched_reanchoring_gives_the_numbers_of_one_path_at_a_time() -> None:
+    """``reanchor_batch`` is ``reanchor`` per path, bit for bit (also past the paths' ends)."""
+    rng = np.random.default_rng(3)
+    times = T0 + 0.4 * np.arange(1, 13)
+    paths = [PredictedPath(k, times, rng.normal(0, 5, (12, 2)), 0.5 + 0.1 * k, "rnn") for k in range(4)]
+    start, now = rng.normal(0, 1, (4, 2)), rng.normal(0, 1, (4, 2))
+    for stamp in (T0, T0 + 0.033, T0 + 0.4, T0 + 6.0):
+        got = reanchor_batch(paths, T0, start, stamp, now)
+        for p, s, n, g in zip(paths, start, now, got):
+            want = reanchor(p, T0, s, stamp, n)
+            assert np.array_equal(g.times_s, want.times_s) and np.array_equal(g.positions_m, want.positions_m)
+            assert (g.track_id, g.confidence, g.predictor) == (want.track_id, want.confidence, want.predictor)

@@ -151,3 +151,45 @@ def test_time_going_backwards_is_an_error() -> None:
     fusion.update({}, 1.0)
     with pytest.raises(ValueError, match="backwards"):
         fusion.update({}, 0.5)
+
+
+def test_objects_fused_together_get_the_numbers_they_get_alone() -> None:
+    """The update works on all objects at once: far-apart objects must come out bit for bit as when
+    each is the only one (batching is not allowed to change a single number)."""
+    rng = np.random.default_rng(5)
+    starts = [(10.0 + 25.0 * k, 3.0 * k) for k in range(4)]
+    joint, alone = ObjectFusion(), [ObjectFusion() for _ in starts]
+    for step in range(12):
+        t = 0.1 * step
+        per_object = [
+            {
+                cam: [
+                    track(
+                        10 * k + c,
+                        (x + 1.5 * t + rng.normal(0, 0.2), y + rng.normal(0, 0.2)),
+                        (1.5, 0.0),
+                        stamp=t,
+                        std=0.3 + 0.1 * c,
+                    )
+                ][: (step + k + c) % 5]  # each camera misses an object now and then (it coasts)
+                for c, cam in enumerate(("front", "left"))
+            }  # both cameras report every time (a silent camera keeps its members a while)
+            for k, (x, y) in enumerate(starts)
+        ]
+        merged: dict[str, list[Track]] = {}
+        for cams in per_object:
+            for cam, tracks in cams.items():
+                merged.setdefault(cam, []).extend(tracks)
+        together = joint.update(merged, t)
+        single = [f.update(cams, t) for f, cams in zip(alone, per_object)]
+        assert len(together) == sum(len(s) for s in single) == len(starts)
+        for got, (want,) in zip(sorted(together, key=lambda o: o.ground.position_m[0]), single):
+            assert np.array_equal(got.ground.position_m, want.ground.position_m)
+            assert np.array_equal(got.ground.velocity_mps, want.ground.velocity_mps)
+            assert np.array_equal(got.ground.covariance, want.ground.covariance)
+            assert np.array_equal(got.history, want.history)
+            assert (got.is_stationary, got.cameras, got.score) == (
+                want.is_stationary,
+                want.cameras,
+                want.score,
+            )
