@@ -368,7 +368,10 @@ def _node_section(report: Report, plots_: dict[str, Path], base: Path) -> list[s
         " the fused `objects`. `cycle` = the time per batch at full load, the fused list (`fuse`) and"
         " publishing included: when the node pipelines (`io.pipeline`), the detector's thread and the"
         " output thread overlap and the cycle is the longer of the two, else their sum; outside inference ="
-        " (cycle - inference) / cycle (docs/ros.md, Measured).",
+        " (cycle - inference) / cycle (docs/ros.md, Measured). A node that keeps up with its camera rarely"
+        " overlaps the two, so a pipelined cycle is the period they would allow if they did not slow each"
+        " other; whether they do shows only with the node saturated (docs/ros.md, detector and output"
+        " threads).",
         "",
     ]
     header = ["mode", "camera", "processed Hz", "latency p50 ms", "latency p95 ms", "cycle p50 ms"]
