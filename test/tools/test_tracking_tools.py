@@ -106,7 +106,7 @@ OPEN_CELLS = {("pedestrian", "IDF1")}
 
 def test_ours_above_every_published_peer_per_cell(ours_all: dict[str, Any]) -> None:
     # Issue 12's acceptance: same detections, every KITTI sequence and MOT15 TUD, ours above every peer
-    # on HOTA and IDF1 per class (measured 71.82 / 85.47, 39.61 / -, 55.01 / 79.55).
+    # on HOTA and IDF1 per class (measured 71.83 / 85.47, 39.73 / -, 55.01 / 79.55).
     for cell, metrics in BEST_PEER.items():
         for metric, (peer, figure) in metrics.items():
             if (cell, metric) not in OPEN_CELLS:
@@ -115,7 +115,7 @@ def test_ours_above_every_published_peer_per_cell(ours_all: dict[str, Any]) -> N
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 12: KITTI pedestrian IDF1 60.29 vs OC-SORT's 61.05 with the default confirmation; "
+    reason="issue 12: KITTI pedestrian IDF1 60.54 vs OC-SORT's 61.05 with the default confirmation; "
     "confirm_consecutive always gives 61.11 but confirms weakly scored objects later (docs/tracking.md)",
 )
 def test_pedestrian_idf1_above_oc_sort_with_the_defaults(ours_all: dict[str, Any]) -> None:

@@ -8,9 +8,9 @@ feed a tentative track. If a real object gets a confident detection in an image 
 ``p``, the expected number of images to ``k`` consecutive confident ones is ``sum_{i=1..k} p^-i``
 against ``k / p`` for any ``k`` of them. ``p`` is estimated from the confirmed tracks' own matched
 detections, i.e. from the objects the tracker already follows, so the rule adapts to the detector and
-the scene it runs on (docs/tracking.md, "Consecutive confirmation"). Until ``MIN_MATCHES`` matches
-of confirmed tracks were counted there is no estimate and confirmation does not need consecutive
-images: starting with the rule would be a deadlock for a detector that seldom gives an object three
+the scene it runs on (docs/tracking.md, "Consecutive confirmation"). The estimate is Laplace's rule
+of succession, ``(high + 1) / (matches + 2)``: 1/2 before any match, so a new tracker starts without
+the rule. Starting with it would be a deadlock for a detector that seldom gives an object three
 confident detections in a row (no track would confirm, so nothing would ever be counted).
 """
 
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Matches of confirmed tracks needed before ``share`` answers (fewer say little about the detector).
-MIN_MATCHES = 20
 # Past this many counted matches both counts are halved: the estimate follows a changing scene or
 # light over the last ~1000 to 2000 matches instead of the whole drive.
 WINDOW_MATCHES = 2000
@@ -40,9 +38,9 @@ class ScoreConsistency:
             self.high *= 0.5
             self.total *= 0.5
 
-    def share(self) -> float | None:
-        """The estimate of ``p``; None until ``MIN_MATCHES`` matches were counted."""
-        return self.high / self.total if self.total >= MIN_MATCHES else None
+    def share(self) -> float:
+        """The estimate of ``p`` (rule of succession: 1/2 with no match counted)."""
+        return (self.high + 1.0) / (self.total + 2.0)
 
 
 def consecutive_delay_ratio(p: float, min_hits: int) -> float:

@@ -290,8 +290,8 @@ class MultiObjectTracker:
         cfg = self.config
         if cfg.confirm_consecutive != "auto":
             return cfg.confirm_consecutive == "always"
-        p = self._consistency.share()  # None: too few matches yet to tell
-        return p is not None and consecutive_delay_ratio(p, cfg.min_hits) <= cfg.consecutive_max_delay_ratio
+        ratio = consecutive_delay_ratio(self._consistency.share(), cfg.min_hits)
+        return ratio <= cfg.consecutive_max_delay_ratio
 
     def _lifecycle(self, stamp_s: float, prev_s: float) -> None:
         """Delete tracks unmatched, as of this stamp, for longer than their coast time (confirmed) or
