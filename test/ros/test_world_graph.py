@@ -34,10 +34,18 @@ RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 CAMS = ("left", "right")
 
 
-@pytest.fixture(scope="module")
-def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, SingleThreadedExecutor]]:
+@pytest.fixture(scope="module", params=["auto", "always"])
+def graph(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Node, SingleThreadedExecutor]]:
+    """The node as configured by default, and with detection overlapping the output thread (what
+    ``auto`` chooses with a GPU detector)."""
     log = tmp_path_factory.mktemp("world") / "node.log"
-    overrides = {"io.cameras": '["/left", "/right"]', "io.image_reliability": "reliable"}
+    overrides = {
+        "io.cameras": '["/left", "/right"]',
+        "io.image_reliability": "reliable",
+        "io.pipeline": request.param,
+    }
     for cam in CAMS:  # the same mount: fully overlapping fields of view
         overrides |= {f"camera_poses.{cam}.z_m": "5.0", f"camera_poses.{cam}.pitch_rad": "0.35"}
     with (
@@ -46,6 +54,8 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Sing
     ):
         yield g.node, g.executor
         assert proc.alive(), log.read_text()[-3000:]
+    if request.param == "always":
+        assert "detector and output threads overlap" in log.read_text()
 
 
 def _odometry(stamp_ns: int, y: float) -> Odometry:
