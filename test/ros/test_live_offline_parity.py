@@ -70,14 +70,17 @@ def _offline(tmp_path: Path, bag: Path) -> list[TrackedObjects]:
     return [m.msg for m in read_bag(tmp_path / "out") if m.topic == "/perception/tracked_objects"]
 
 
-def _live(tmp_path: Path, bag: Path) -> list[TrackedObjects]:
+def _live(tmp_path: Path, bag: Path, pipeline: str) -> list[TrackedObjects]:
     """Publish the bag's messages in its order; each image waits for its fused list (one frame per
     cycle, as lepton process runs them)."""
     fused: list[TrackedObjects] = []
     with (
         Graph("parity_test", spin=False) as g,
         g.perception(
-            [default_params_file()], "/perception", log_path=tmp_path / "node.log", overrides=SETTINGS
+            [default_params_file()],
+            "/perception",
+            log_path=tmp_path / "node.log",
+            overrides={**SETTINGS, "io.pipeline": pipeline},
         ),
     ):
         node, executor = g.node, g.executor
@@ -100,12 +103,14 @@ def _live(tmp_path: Path, bag: Path) -> list[TrackedObjects]:
     return fused
 
 
+@pytest.mark.parametrize("pipeline", ["auto", "always"])
 def test_live_node_and_lepton_process_give_the_same_fused_objects(
-    tmp_path: Path, pets_frames: list[np.ndarray]
+    tmp_path: Path, pets_frames: list[np.ndarray], pipeline: str
 ) -> None:
+    # "always": the node's worker detects and its output thread tracks, fuses and publishes.
     bag = tmp_path / "in"
     _write_bag(bag, pets_frames, "/localization/kinematic_state")
-    offline, live = _offline(tmp_path, bag), _live(tmp_path, bag)
+    offline, live = _offline(tmp_path, bag), _live(tmp_path, bag, pipeline)
     assert len(offline) == len(live) == FRAMES * len(CAMS)
     assert sum(len(m.objects) for m in offline) > 0
     for off, on in zip(offline, live):
