@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import rclpy
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 # Reliable publishers match both reliable and best-effort subscribers; depth covers short bursts.
 PLAYER_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+FLUSH_S = 5.0  # at the end of a bag, how long to wait for subscribers to acknowledge the last messages
 
 
 class BagPlayer:
@@ -71,6 +73,19 @@ class BagPlayer:
             time.sleep(0.05)
         return False
 
+    def flush(self, timeout_s: float) -> bool:
+        """Wait (up to ``timeout_s``) until every subscriber acknowledged every message: a process
+        that exits right after its last publish otherwise loses the reliable messages still in
+        flight (the last frames, the last /clock). False (and a warning) when some were not."""
+        deadline = time.monotonic() + timeout_s
+        pubs = [*self._pubs.values(), *([self._clock_pub] if self._clock_pub is not None else [])]
+        for pub in pubs:
+            left = max(deadline - time.monotonic(), 0.0)
+            if not pub.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9))):
+                log.warning("%s: not every subscriber acknowledged the last messages", pub.topic_name)
+                return False
+        return True
+
     def publish_clock(self, t_ns: int) -> None:
         if self._clock_pub is not None:
             self._clock_pub.publish(Clock(clock=ns_to_time(t_ns)))
@@ -113,6 +128,7 @@ def play_bag(
             player.play_once()
             if not loop:
                 break
+        player.flush(FLUSH_S)
     except KeyboardInterrupt:
         pass
     finally:
