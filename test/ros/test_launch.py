@@ -60,7 +60,8 @@ def _ros2(env: dict[str, str], *args: str) -> str:
     for _ in range(5):
         cmd = ["ros2", *args]
         out = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=30)
-        if out.returncode == 0 or "not found" not in out.stderr.lower():
+        # "Node not found" (param) / "Unknown topic" (topic info): discovery has not caught up yet.
+        if out.returncode == 0 or not any(s in out.stderr.lower() for s in ("not found", "unknown topic")):
             break
     assert out.returncode == 0, out.stderr
     return out.stdout
