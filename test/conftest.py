@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from lepton_perception.paths import shared_dir
 
@@ -19,6 +20,9 @@ os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(REPO / "config" / "fastdds_shm.xml")
 os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(REPO / "config" / "fastdds_shm.xml")
 os.environ.setdefault("LEPTON_SHARED", str(shared_dir()))
+# Properties are checked on values, never on time: a loaded CI machine must not fail a 200 ms deadline.
+settings.register_profile("lepton", deadline=None)
+settings.load_profile("lepton")
 
 
 @pytest.fixture(scope="session")
