@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from geometry_msgs.msg import Quaternion, Transform, TransformStamped, Vector3
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 
@@ -17,6 +21,17 @@ def spin_until(executor: SingleThreadedExecutor, done: Callable[[], bool], timeo
             return True
         executor.spin_once(timeout_sec=0.05)
     return done()
+
+
+def camera_publishers(
+    node: Node, executor: SingleThreadedExecutor, camera_ns: str, qos: QoSProfile
+) -> tuple[Any, Any]:
+    """(image, CameraInfo) publishers of a camera namespace, once the perception node subscribes to
+    its images (asserted within 60 s)."""
+    image = node.create_publisher(Image, f"{camera_ns}/image_raw", qos)
+    info = node.create_publisher(CameraInfo, f"{camera_ns}/camera_info", qos)
+    assert spin_until(executor, lambda: image.get_subscription_count() > 0, 60.0), "node never subscribed"
+    return image, info
 
 
 def stamped_transform(

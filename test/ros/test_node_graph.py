@@ -15,7 +15,7 @@ from rcl_interfaces.srv import ListParameters, SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 from visualization_msgs.msg import MarkerArray
@@ -26,7 +26,7 @@ from lepton_perception.ros.graph import Graph
 from lepton_perception.ros.node_process import NodeProcess
 from lepton_perception.ros.params import default_params_file, load_yaml_values
 
-from .graph_utils import spin_until
+from .graph_utils import camera_publishers, spin_until
 
 pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
 
@@ -63,9 +63,7 @@ def test_outputs_carry_the_source_stamp_and_frame(graph, pets_frames: list[np.nd
     node.create_subscription(Image, f"{NS}/camera/annotated_image", got["image"].append, RELIABLE)
     node.create_subscription(MarkerArray, f"{NS}/markers", got["markers"].append, RELIABLE)
     node.create_subscription(DiagnosticArray, "/diagnostics", got["diag"].append, 10)
-    img_pub = node.create_publisher(Image, "/camera/image_raw", RELIABLE)
-    info_pub = node.create_publisher(CameraInfo, "/camera/camera_info", RELIABLE)
-    assert spin_until(executor, lambda: img_pub.get_subscription_count() > 0, 60.0), "node never subscribed"
+    img_pub, info_pub = camera_publishers(node, executor, "/camera", RELIABLE)
     assert spin_until(executor, lambda: node.count_publishers(f"{NS}/camera/annotated_image") > 0, 30.0)
     spin_until(executor, lambda: False, 1.0)  # both directions of discovery settle
     intr = CameraIntrinsics.from_fov(768, 576, 60.0)

@@ -13,7 +13,6 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection2DArray
@@ -23,7 +22,7 @@ from lepton_perception.ros.conversions import image_to_msg, intrinsics_to_camera
 from lepton_perception.ros.graph import Graph
 from lepton_perception.ros.params import default_params_file
 
-from .graph_utils import spin_until, stamped_transform
+from .graph_utils import camera_publishers, spin_until, stamped_transform
 
 pytestmark = pytest.mark.ros  # needs rclpy and the interface packages (scripts/env.sh)
 
@@ -90,9 +89,7 @@ def test_tf_static_mount_places_the_objects(graph, pets_frames: list[np.ndarray]
     node.create_subscription(TrackedObjects, f"{NS}/tracked_objects", got["tracked"].append, RELIABLE)
     node.create_subscription(Detection2DArray, f"{NS}/front/detections", got["dets"].append, RELIABLE)
     node.create_subscription(DiagnosticArray, "/diagnostics", got["diag"].append, 10)
-    pub = node.create_publisher(Image, "/front/image_raw", RELIABLE)
-    info = node.create_publisher(CameraInfo, "/front/camera_info", RELIABLE)
-    assert spin_until(executor, lambda: pub.get_subscription_count() > 0, 60.0), "node never subscribed"
+    pub, info = camera_publishers(node, executor, "/front", RELIABLE)
     assert spin_until(executor, lambda: tf_pub.get_subscription_count() > 0, 30.0), (
         "no /tf_static subscription"
     )
