@@ -257,8 +257,9 @@ class MultiObjectTracker:
         t.hits[ti] += 1
         high = scores >= _score_threshold(cfg.high_score)
         t.high_hits[ti] += high
-        self._consistency.add(int(high[t.confirmed[ti]].sum()), int(t.confirmed[ti].sum()))
-        t.confirmed[ti] |= t.hits[ti] >= cfg.min_hits
+        was_confirmed = t.confirmed[ti]  # (M,) a copy: fancy indexing
+        self._consistency.add(int(high[was_confirmed].sum()), int(was_confirmed.sum()))
+        t.confirmed[ti] = was_confirmed | (t.hits[ti] >= cfg.min_hits)
 
     def _reupdate(self, idx: I64, boxes: F64, gaps_s: F64) -> None:
         """Re-run the filters of tracks ``idx`` from their last update over boxes interpolated linearly
