@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from lepton_perception.core.detection import Detector, DetectorConfig, StageTimings
+from lepton_perception.core.detection import Detector, DetectorConfig, DeviceUnavailableError, StageTimings
 from lepton_perception.tools.common import default_model, print_json, shared_dir
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,14 @@ def _detectors(args: argparse.Namespace) -> list[Detector]:
         max_batch=max(args.batches),
     )
     runs: list[Detector] = []
+    unavailable: list[DeviceUnavailableError] = []
     for backend in args.backends:
-        fp32 = _build(backend, replace(base, precision="fp32"))
+        try:
+            fp32 = _build(backend, replace(base, precision="fp32"))
+        except DeviceUnavailableError as exc:  # e.g. torch sees the GPU, onnxruntime is CPU-only
+            log.warning("%s skipped: %s", backend, exc)
+            unavailable.append(exc)
+            continue
         # fp16 exists for torch on CUDA and for onnxruntime's TensorRT provider; elsewhere only fp32 runs.
         fp16_possible = fp32.device != "cpu" and (backend == "torch" or _has_tensorrt(fp32))
         if "fp32" in args.precision or not fp16_possible:
@@ -110,6 +116,8 @@ def _detectors(args: argparse.Namespace) -> list[Detector]:
             runs.append(_build(backend, replace(base, precision="fp16")))
         if "int8" in args.precision and backend == "onnxruntime":
             runs.append(_build(backend, replace(base, precision="int8", device="cpu")))
+    if not runs and unavailable:
+        raise unavailable[0]
     return runs
 
 

@@ -10,7 +10,9 @@ first to the last third means a queue is building up; a bounded one means stale 
 The cycle of one frame (convert, preprocess, inference, postprocess, track, predict, build, fuse,
 publish; ``cycle`` = the time per batch at full load, the fused list of all cameras included: when
 the node pipelines (``io.pipeline``) its detector thread and output thread overlap, so the longer of
-the two; else their sum) comes from the node's own medians over its last 200 frames (``*_ms_p50`` in
+the two; else their sum; like every stage, per processed frame: a batch's time split over its
+frames, so with several cameras the stages still add up to the cycle) comes from the node's own
+medians over its last 200 frames (``*_ms_p50`` in
 /diagnostics). ``--also-pipeline MODE`` runs one more node with ``io.pipeline`` MODE (no subscriber),
 for the comparison in one run (JSON ``also_pipeline``). Subscribers: the
 bench listens to every camera's detections (latency) and, as a planner does, to the fused ``objects``;

@@ -62,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iters", type=int, default=20, help="detector bench: timed calls per repeat and batch")
     p.add_argument("--threads", type=int, default=0, help="detector bench: CPU threads (0: library default)")
     p.add_argument("--node-duration-s", type=float, default=20.0)
+    p.add_argument(
+        "--node-cameras",
+        type=int,
+        nargs="+",
+        default=None,
+        help="camera counts of the node bench (default: 1, and also 2 and 4 when torch sees a CUDA device)",
+    )
     p.add_argument("--from-json", default=None, help="render from a saved results file instead of running")
     p.add_argument("--save-json", default=None, help="also save the raw results here")
     p.set_defaults(func=run)
@@ -86,7 +93,29 @@ def plan(args: argparse.Namespace) -> list[Bench]:
             + ["--duration-s", f"{args.node_duration_s:g}"],
         ),
     ]
-    return [b for b in benches if b.key not in args.skip]
+    for n in node_camera_counts(args):  # more cameras: one detector batch per cycle (the GPU case)
+        if n > 1:
+            benches.append(
+                Bench(
+                    f"node_{n}cams",
+                    ["bench", "node", "--json", "--cameras", str(n), "--size", "1280x720"]
+                    + ["--duration-s", f"{args.node_duration_s:g}"],
+                )
+            )
+    return [b for b in benches if b.key.split("_")[0] not in args.skip]
+
+
+def node_camera_counts(args: argparse.Namespace) -> list[int]:
+    """``--node-cameras``, or 1 camera, plus 2 and 4 on a machine where torch sees a CUDA device."""
+    counts: list[int] | None = getattr(args, "node_cameras", None)
+    if counts:
+        return sorted(set(counts))
+    try:
+        import torch
+
+        return [1, 2, 4] if torch.cuda.is_available() else [1]
+    except ImportError:
+        return [1]
 
 
 def execute(bench: Bench) -> None:
@@ -158,4 +187,4 @@ def run(args: argparse.Namespace) -> int:
     plots_ = plots(report, img_dir)
     out.write_text(markdown(report, plots_, out.parent))
     print(f"wrote {out} and {len(plots_)} plots under {img_dir}")
-    return 0 if all(b.result is not None or b.key == "node" for b in report.benches.values()) else 1
+    return 0 if all(b.result is not None or b.key.startswith("node") for b in report.benches.values()) else 1

@@ -410,6 +410,51 @@ def _node_section(report: Report, plots_: dict[str, Path], base: Path) -> list[s
     return out
 
 
+def _cameras_of(bench: Bench) -> int:
+    argv = bench.argv
+    return int(argv[argv.index("--cameras") + 1]) if "--cameras" in argv[:-1] else 1
+
+
+def _cameras_section(report: Report) -> list[str]:
+    """The node with 1, 2, 4 ... cameras (rows only for the camera counts that ran; none: nothing)."""
+    runs = sorted(
+        ((_cameras_of(b), b) for b in report.benches.values() if b.key.startswith("node")),
+        key=lambda nb: nb[0],
+    )
+    if len(runs) < 2:
+        return []
+    rows = []
+    for n, b in runs:
+        if b.result is None:
+            rows.append([n, f"no result: {b.error or 'no output'}", "", "", "", "", ""])
+            continue
+        for cam, r in b.result.get("per_camera", {}).items():
+            inference = r.get("stages_ms_p50", {}).get("inference", "")
+            rows.append(
+                [
+                    n,
+                    cam,
+                    r.get("processed_hz"),
+                    r.get("latency_ms_p50"),
+                    r.get("cycle_ms_p50", ""),
+                    inference,
+                    r.get("outside_inference_pct", ""),
+                ]
+            )
+    header = ["cameras", "camera", "processed Hz", "latency p50 ms", "cycle p50 ms", "inference p50 ms"]
+    commands = ", ".join(f"`{b.command}`" for _, b in runs)
+    return [
+        "### Node with more cameras",
+        "",
+        f"{commands} (default node, no annotated-image subscriber; the cameras' frames go through the"
+        " detector as one batch, and every stage, `cycle` included, is per processed frame: a batch's"
+        " time split over its frames).",
+        "",
+        _table([*header, "outside inference %"], rows),
+        "",
+    ]
+
+
 def _small_benches(report: Report) -> list[str]:
     out = ["## Tracker and predictor", ""]
     tr = report.get("tracker")
@@ -452,6 +497,7 @@ def markdown(report: Report, plots_: dict[str, Path], base: Path) -> str:
         + _detector_section(report, plots_, base)
         + _accuracy_section(report)
         + _node_section(report, plots_, base)
+        + _cameras_section(report)
         + _small_benches(report)
     )
     text = "\n".join(head + body)

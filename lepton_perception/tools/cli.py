@@ -15,6 +15,8 @@ import logging
 import sys
 from dataclasses import dataclass
 
+from lepton_perception.core.detection.base import DeviceUnavailableError, ModelLoadError
+
 
 @dataclass(frozen=True)
 class Command:
@@ -115,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except (ModelLoadError, DeviceUnavailableError) as exc:
+        # What a user asked for cannot run here (a bad model file, no GPU): one clear line, no trace.
+        logging.getLogger("lepton").error("%s", exc)
+        return 2
     return code
 
 

@@ -334,6 +334,22 @@ def test_every_stage_of_the_cycle_is_timed(runner_factory, pets_frames) -> None:
     assert 0.0 < values[f"{detector[-1]}_ms_p50"] < 10_000.0
 
 
+def test_a_batchs_fused_list_is_shared_by_its_frames(runner_factory, pets_frames, monkeypatch) -> None:
+    """Per-frame stage times add up to the batch: the fused list of a two-camera batch counts half its
+    time on each camera, as the detector's batch time is split over its frames."""
+    import lepton_perception.ros.runner as runner_module
+
+    runner = runner_factory()
+    for key in ("front", "rear"):
+        _info(runner, key, pets_frames[0])
+    outs = runner.process([("front", _msg(pets_frames[0], 0)), ("rear", _msg(pets_frames[0], 0))])
+    clock = iter(np.arange(0.0, 100.0, 0.010))  # every perf_counter() call 10 ms after the previous
+    monkeypatch.setattr(runner_module.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(runner, "_fuse", lambda live: None)  # one clock read before, one after
+    runner.fuse(outs)
+    assert [runner.cameras[k].stage_ms["fuse"][-1] for k in ("front", "rear")] == pytest.approx([5.0, 5.0])
+
+
 @pytest.mark.parametrize("pad", [0, 16])
 def test_bgr8_frames_are_converted_without_a_copy(pets_frames, pad: int) -> None:
     """A bgr8 Image (rclpy stores ``data`` as an array.array) becomes a view of its buffer; padded rows

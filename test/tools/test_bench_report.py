@@ -170,3 +170,42 @@ def test_missing_results_leave_a_readable_report(missing, tmp_path):
     report.benches[missing].error = "exit 1: boom"
     text = markdown(report, plots(report, tmp_path), tmp_path)
     assert "exit 1: boom" in text
+
+
+def _node_with_cameras(n: int, cycle_ms: float) -> dict:
+    cams = {
+        f"/cam{k}": {**copy.deepcopy(NODE["per_camera"]["/cam0"]), "cycle_ms_p50": cycle_ms} for k in range(n)
+    }
+    return {"per_camera": cams}
+
+
+def test_more_cameras_are_planned_on_request_and_skipped_with_the_node():
+    base = {"repeats": 1, "iters": 5, "threads": 0, "node_duration_s": 5.0}
+    args = argparse.Namespace(skip=[], node_cameras=[4, 1, 2], **base)
+    node_runs = [b for b in plan(args) if b.key.startswith("node")]
+    assert [b.key for b in node_runs] == ["node", "node_2cams", "node_4cams"]
+    assert "--cameras 4 --size 1280x720" in node_runs[2].command
+    assert not [
+        b for b in plan(argparse.Namespace(skip=["node"], node_cameras=[1, 2], **base)) if "node" in b.key
+    ]
+
+
+def test_report_tables_every_camera_count_that_ran(tmp_path):
+    report = _report(copy.deepcopy(NODE))
+    report.benches["node"].argv = ["bench", "node", "--json", "--cameras", "1"]
+    report.benches["node_4cams"] = Bench(
+        "node_4cams", ["bench", "node", "--json", "--cameras", "4"], _node_with_cameras(4, 80.0)
+    )
+    report.benches["node_2cams"] = Bench(
+        "node_2cams", ["bench", "node", "--json", "--cameras", "2"], None, "exit 1: boom"
+    )
+    text = markdown(report, plots(report, tmp_path), tmp_path)
+    section = text[text.index("### Node with more cameras") :]
+    lines = [ln for ln in section.splitlines() if ln.startswith("| ")][1:]  # rows after the header
+    assert [ln.split(" | ")[:2] for ln in lines] == [
+        ["| 1", "/cam0"],
+        ["| 2", "no result: exit 1: boom"],
+        *[["| 4", f"/cam{k}"] for k in range(4)],
+    ]
+    assert all(" | 80.0 | 25.0 |" in ln for ln in lines[2:])  # cycle and inference per 4-camera batch
+    assert "### Node with more cameras" not in markdown(_report(copy.deepcopy(NODE)), {}, tmp_path)

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import logging
 
-from lepton_perception.core.detection.base import Detector, DetectorConfig, ModelLoadError, StageTimings
+from lepton_perception.core.detection.base import (
+    Detector,
+    DetectorConfig,
+    DeviceUnavailableError,
+    ModelLoadError,
+    StageTimings,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Detector", "DetectorConfig", "ModelLoadError", "StageTimings", "create_detector"]
+__all__ = [
+    "Detector",
+    "DetectorConfig",
+    "DeviceUnavailableError",
+    "ModelLoadError",
+    "StageTimings",
+    "create_detector",
+]
 
 
 def _cuda_available() -> bool:
@@ -49,5 +62,5 @@ def create_detector(config: DetectorConfig) -> Detector:
         log.warning("%s detector unavailable (%s); falling back to %s", order[0], first, order[1])
         try:
             return _build(order[1], config)
-        except ModelLoadError:
+        except (ModelLoadError, DeviceUnavailableError):
             raise first from None

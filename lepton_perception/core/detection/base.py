@@ -26,6 +26,10 @@ class ModelLoadError(RuntimeError):
     """A model file is missing, unreadable, truncated or not the expected architecture."""
 
 
+class DeviceUnavailableError(RuntimeError):
+    """The requested device (``cuda``, ``cuda:N``) cannot run the detector on this machine."""
+
+
 Precision = Literal["auto", "fp32", "fp16", "int8"]
 Backend = Literal["auto", "torch", "onnxruntime"]
 

@@ -21,6 +21,7 @@ from onnx import numpy_helper
 
 from lepton_perception.core.detection.base import (
     DetectorConfig,
+    DeviceUnavailableError,
     ModelLoadError,
     StageTimings,
     load_onnx,
@@ -122,6 +123,14 @@ class OnnxRuntimeDetector:
         if providers != cpu:
             self.session = self._session(ort, chosen.SerializeToString(), opts, providers, path)
         self.device = "cuda" if self.session.get_providers()[0] != "CPUExecutionProvider" else "cpu"
+        if config.device.startswith("cuda") and config.precision != "int8" and self.device == "cpu":
+            # An explicit GPU request that ends on the CPU is a device fault, not a quiet slowdown: the
+            # node then falls back to the CPU loudly (logged, counted, health degraded).
+            raise DeviceUnavailableError(
+                f"device {config.device!r} requested but onnxruntime runs this model on the CPU only"
+                f" (available providers {ort.get_available_providers()}; install onnxruntime-gpu with"
+                " CUDA and cuDNN libraries it can load)"
+            )
         self.precision = self._precision(config, self.session.get_providers())
         self._grid, self._stride = make_grid(size)
         self._thresholds = config.score_thresholds()
@@ -147,11 +156,13 @@ class OnnxRuntimeDetector:
         self, config: DetectorConfig, available: list[str], batched: bool
     ) -> list[str | tuple[str, dict[str, object]]]:
         wanted: list[str | tuple[str, dict[str, object]]] = []
+        gpu = {"device_id": cuda_index(config.device)}  # "cuda:N" -> N; "auto" and "cuda" -> 0
         if config.device != "cpu" and "TensorrtExecutionProvider" in available:
             size = config.input_size_px
             cache = Path(config.trt_cache_dir).expanduser()
             cache.mkdir(parents=True, exist_ok=True)
             trt: dict[str, object] = {
+                **gpu,
                 "trt_fp16_enable": config.fp16,
                 "trt_engine_cache_enable": True,  # build once, reuse on later starts
                 "trt_engine_cache_path": str(cache),
@@ -163,7 +174,7 @@ class OnnxRuntimeDetector:
                 trt["trt_profile_max_shapes"] = f"{name}:{config.max_batch}x3x{size}x{size}"
             wanted.append(("TensorrtExecutionProvider", trt))
         if config.device != "cpu" and "CUDAExecutionProvider" in available:
-            wanted.append("CUDAExecutionProvider")
+            wanted.append(("CUDAExecutionProvider", dict(gpu)))
         wanted.append("CPUExecutionProvider")
         return wanted
 
@@ -257,6 +268,16 @@ def _test_run(session: Any, input_name: str, path: Path, size: int) -> tuple[npt
     if single.shape[-1] != 85 or not np.isfinite(single).all():
         raise ModelLoadError(f"model file {path}: test run gave output {single.shape} with non-finite values")
     return probe, single
+
+
+def cuda_index(device: str) -> int:
+    """The GPU index a device name selects: ``cuda:N`` -> N, ``cuda`` / ``auto`` -> 0."""
+    _, _, index = device.partition(":")
+    if not index:
+        return 0
+    if not index.isdigit():
+        raise ValueError(f"device {device!r}: expected 'cuda:N' with N a GPU index")
+    return int(index)
 
 
 def _has_cuda(ort: Any) -> bool:

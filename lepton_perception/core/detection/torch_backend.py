@@ -12,7 +12,12 @@ import numpy.typing as npt
 import torch
 
 from lepton_perception.core.detection import torch_ops
-from lepton_perception.core.detection.base import DetectorConfig, StageTimings, with_filter
+from lepton_perception.core.detection.base import (
+    DetectorConfig,
+    DeviceUnavailableError,
+    StageTimings,
+    with_filter,
+)
 from lepton_perception.core.detection.preprocess import Letterbox, LetterboxBuffer
 from lepton_perception.core.detection.weights import load_yolox_from_onnx
 from lepton_perception.core.detection.yolox import YOLOX
@@ -27,7 +32,7 @@ def resolve_device(device: str) -> torch.device:
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA device")
+        raise DeviceUnavailableError(f"device {device!r} requested but torch sees no CUDA device")
     return dev
 
 

@@ -103,6 +103,66 @@ def test_cuda_request_without_cuda_is_an_error(model_path):
         TorchDetector(DetectorConfig(model_path=str(model_path), device="cuda"))
 
 
+@pytest.mark.parametrize("claims_gpu", [False, True])
+def test_onnxruntime_cuda_request_that_ends_on_the_cpu_is_a_device_fault(model_path, monkeypatch, claims_gpu):
+    """``device: cuda`` on onnxruntime must not quietly run on the CPU: neither without a GPU provider
+    nor with one that fails to open (a GPU build whose CUDA libraries do not load falls back to the
+    CPU provider with a warning). The error names CUDA, so the node's start-up falls back loudly."""
+    import onnxruntime as ort
+
+    if {"CUDAExecutionProvider", "TensorrtExecutionProvider"} & set(ort.get_available_providers()):
+        pytest.skip("this onnxruntime has a GPU provider")
+    if claims_gpu:  # the provider is listed but cannot open a session on this machine
+        monkeypatch.setattr(
+            ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        )
+    with pytest.raises(
+        RuntimeError, match="'cuda:0' requested but onnxruntime runs this model on the CPU"
+    ) as err:
+        OnnxRuntimeDetector(DetectorConfig(model_path=str(model_path), device="cuda:0"))
+    assert "cuda" in str(err.value).lower()  # what the runner's device-fault test looks for
+    cpu = OnnxRuntimeDetector(DetectorConfig(model_path=str(model_path), device="auto"))
+    assert cpu.device == "cpu"  # ``auto`` takes the CPU without complaint
+
+
+@pytest.mark.parametrize(
+    ("device", "available", "expected"),
+    [
+        ("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]),
+        ("auto", ["CPUExecutionProvider"], ["CPUExecutionProvider"]),
+        (
+            "auto",
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+            [("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"],
+        ),
+        (
+            "cuda:1",
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+            [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"],
+        ),
+    ],
+)
+def test_onnxruntime_providers_follow_the_requested_device(ort_detector, device, available, expected):
+    config = DetectorConfig(model_path=str(ort_detector.model_file), device=device)
+    assert ort_detector._providers(config, available, batched=True) == expected
+
+
+def test_onnxruntime_tensorrt_provider_gets_the_gpu_and_an_engine_profile(ort_detector, tmp_path):
+    config = DetectorConfig(
+        model_path=str(ort_detector.model_file), device="cuda:2", trt_cache_dir=str(tmp_path)
+    )
+    available = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    (trt_name, trt), cuda, cpu = ort_detector._providers(config, available, batched=True)
+    assert (trt_name, cuda, cpu) == (
+        "TensorrtExecutionProvider",
+        ("CUDAExecutionProvider", {"device_id": 2}),
+        "CPUExecutionProvider",
+    )
+    size, name = config.input_size_px, ort_detector._input_name
+    assert trt["device_id"] == 2 and trt["trt_engine_cache_path"] == str(tmp_path)
+    assert trt["trt_profile_max_shapes"] == f"{name}:{config.max_batch}x3x{size}x{size}"
+
+
 def test_onnxruntime_backend_does_not_need_torch():
     """The fallback must work when torch itself is what failed: its import chain holds no torch."""
     code = (
