@@ -38,6 +38,34 @@ def test_detect_unreadable_image_fails(tmp_path):
     assert cli.main(["detect", str(bad), "--backend", "onnxruntime"]) == 2
 
 
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["detect", IMAGE, "--device", "cuda"], "requested but"),  # both backends refuse: one line
+        (["detect", "/no/such/model/dir/x.jpg", "--model", "/no/such/model.onnx"], "/no/such/model.onnx"),
+    ],
+)
+def test_what_cannot_run_here_is_one_error_line_and_exit_2(caplog, capsys, argv, reason):
+    import torch
+
+    if "cuda" in argv and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert cli.main(argv) == 2
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and reason in errors[0].getMessage()
+    assert capsys.readouterr().out == ""
+
+
+def test_bench_detector_skips_a_backend_whose_device_is_missing(capsys, caplog):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    argv = ["bench", "detector", "--device", "cuda", "--iters", "1", "--warmup", "0", "--batches", "1"]
+    assert cli.main([*argv, "--json"]) == 2  # nothing can run on a GPU here
+    assert sum("skipped: device 'cuda' requested" in r.getMessage() for r in caplog.records) == 2
+
+
 def test_export_onnx_reports_round_trip(capsys, tmp_path):
     out = _run_json(capsys, "export", "onnx", str(tmp_path / "y.onnx"), "--json")
     assert out["ok"] and out["check_batch"] == 2 and out["max_abs_diff"] < 1e-3
