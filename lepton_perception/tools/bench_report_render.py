@@ -365,7 +365,8 @@ def _node_section(report: Report, plots_: dict[str, Path], base: Path) -> list[s
         f"`{report.benches['node'].command}`",
         "",
         "Without an annotated-image subscriber; the bench listens to the detections and, as a planner, to"
-        " the fused `objects`. `cycle` = the time per batch at full load, the fused list (`fuse`) and"
+        " the fused `objects`. `cycle` = the time per frame at full load (a batch's time split over its"
+        " frames), the fused list (`fuse`) and"
         " publishing included: when the node pipelines (`io.pipeline`), the detector's thread and the"
         " output thread overlap and the cycle is the longer of the two, else their sum; outside inference ="
         " (cycle - inference) / cycle (docs/ros.md, Measured). A node that keeps up with its camera rarely"
