@@ -66,12 +66,13 @@ def load_kitti_sequences(kitti: Path, classes: tuple[str, ...]) -> list[KittiSeq
         calib = kitti / "calib" / f.name
         if not calib.is_file():
             raise FileNotFoundError(f"{calib} missing: each sequence is evaluated with its own intrinsics")
-        rows = [r for r in (line.split() for line in f.read_text().splitlines()) if _usable(r, classes)]
+        every = [r for r in (line.split() for line in f.read_text().splitlines()) if len(r) >= 10]
+        rows = [r for r in every if _usable(r, classes)]
         rows.sort(key=lambda r: int(r[0]))
         out.append(
             KittiSequence(
                 f.stem,
-                load_kitti_calib(calib),
+                load_kitti_calib(calib, *image_size(every)),
                 np.array([int(r[0]) for r in rows], np.int64),
                 np.array([r[2] for r in rows], dtype=np.str_),
                 np.array([[float(v) for v in r[6:10]] for r in rows]).reshape(-1, 4),
@@ -79,6 +80,23 @@ def load_kitti_sequences(kitti: Path, classes: tuple[str, ...]) -> list[KittiSeq
             )
         )
     return out
+
+
+def image_size(rows: list[list[str]]) -> tuple[int, int]:
+    """(width, height) px of a KITTI sequence's images, from its label rows (any type).
+
+    The data has no images, and the sequences differ (1242 x 375 for most, 1224 x 370 for 0014-0017,
+    1241 x 376 for 0018-0020): KITTI clips every 2D box to the image, so the right- and bottom-most box
+    edges of a sequence are its image borders (at W or W - 1, H or H - 1; one pixel more is within the
+    locator's 2 px border tolerance). Assuming 1242 x 375 for a 370 px tall sequence hid the bottom
+    border from the locator: people cut by it got a ground fix from the cut box bottom, metres off.
+    Without a box at a border the size is under-estimated, so boxes near it read as cut (no fix) rather
+    than wrong.
+    """
+    if not rows:
+        raise ValueError("no label rows: cannot infer the image size")
+    boxes = np.array([[float(v) for v in r[6:10]] for r in rows])
+    return int(np.round(boxes[:, 2].max())) + 1, int(np.round(boxes[:, 3].max())) + 1
 
 
 def _usable(p: list[str], classes: tuple[str, ...]) -> bool:

@@ -3,14 +3,18 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lepton_perception.core.camera import GroundProjector
 from lepton_perception.core.evaluation.geometry import (
     KITTI_INTRINSICS,
     KITTI_POSE,
     evaluate_geometry,
+    image_size,
     load_kitti_objects,
+    load_kitti_sequences,
 )
+from lepton_perception.core.ground import FusedGroundLocator
 
 LABELS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tracking" / "kitti" / "label"
 
@@ -40,3 +44,33 @@ def test_kitti_objects_are_unoccluded_untruncated_and_in_front() -> None:
     boxes, xy = load_kitti_objects(LABELS, ("Car",))
     assert len(boxes) > 5000 and boxes.shape == (len(xy), 4)
     assert np.all(xy[:, 0] > 0)  # camera Z forward -> vehicle x
+
+
+def _row(x2: float, y2: float, kind: str = "Car") -> list[str]:
+    """A KITTI tracking label row with this box's right and bottom edges (the rest irrelevant here)."""
+    return ["0", "1", kind, "0", "0", "0", "10", "20", str(x2), str(y2), *["1"] * 7]
+
+
+@pytest.mark.parametrize(
+    ("edges", "size"),
+    [
+        ([(1242.0, 375.0), (600.0, 200.0)], (1243, 376)),  # clipped at W, H: one pixel more (tolerated)
+        ([(1241.0, 374.0)], (1242, 375)),  # clipped at W - 1, H - 1
+        ([(1224.0, 369.0), (1100.0, 300.0)], (1225, 370)),  # the 1224 x 370 sequences
+    ],
+)
+def test_image_size_is_read_off_the_clipped_boxes(edges, size) -> None:
+    assert image_size([_row(x2, y2) for x2, y2 in edges]) == size
+
+
+def test_each_sequence_gets_its_own_image_size() -> None:
+    """Sequence 0017's images are 370 px tall: its intrinsics must say so, or a person cut by the
+    bottom border looks like a person standing on it (a fix metres too far)."""
+    seqs = {s.name: s for s in load_kitti_sequences(LABELS.parent, ("Pedestrian", "Car"))}
+    assert seqs["0017"].intrinsics.height == 370 and seqs["0000"].intrinsics.height in (375, 376)
+    cut = seqs["0017"].boxes[:, 3] >= 368.0
+    assert cut.sum() > 50  # people cut by the bottom border, labelled untruncated
+    proj = GroundProjector(seqs["0017"].intrinsics, KITTI_POSE)
+    locator = FusedGroundLocator(proj, 0.03, track_horizon=False)
+    fix = locator.locate(seqs["0017"].boxes[cut], np.zeros(int(cut.sum()), np.int64))
+    assert not fix.valid.any()  # no ground contact, no height: no fix rather than a wrong one
