@@ -224,6 +224,9 @@ class FusedGroundLocator:
     # A box this close to the left, right or bottom image border is cut by it: its bottom-centre is not
     # the object's, so it gives no fix (the track coasts on its ground filter). 0 px: keep them.
     border_px: float = 2.0
+    # A box cut only by the bottom border stands nearer than where the road leaves the image along its
+    # bearing: a near-field fix, uniform over that range (``near_field_fixes``). False: no fix.
+    near_field: bool = True
 
     def __post_init__(self) -> None:
         self.horizon = HorizonTracker()
@@ -271,13 +274,32 @@ class FusedGroundLocator:
             std[i] = float(np.sqrt((w * (behind - mean[i]) ** 2).sum() + size_var))
         return mean, std
 
-    def _cut(self, boxes: F64) -> BoolArray:
-        """(N,) boxes touching the left, right or bottom image border (within ``border_px``)."""
+    def _cut(self, boxes: F64) -> tuple[BoolArray, BoolArray]:
+        """(N,) boxes touching the left or right image border, and those touching only the bottom one
+        (within ``border_px``)."""
         if self.border_px <= 0:
-            return np.zeros(len(boxes), bool)
+            return np.zeros(len(boxes), bool), np.zeros(len(boxes), bool)
         k, b = self.projector.intrinsics, self.border_px
-        cut: BoolArray = (boxes[:, 0] <= b) | (boxes[:, 2] >= k.width - b) | (boxes[:, 3] >= k.height - b)
-        return cut
+        side: BoolArray = (boxes[:, 0] <= b) | (boxes[:, 2] >= k.width - b)
+        bottom: BoolArray = (boxes[:, 3] >= k.height - b) & ~side
+        return side, bottom
+
+    def _near_field(self, boxes: F64) -> tuple[F64, F64]:
+        """(N,) range mean and variance of objects whose boxes the bottom border cuts (NaN elsewhere).
+
+        Their ground contact is below the image's bottom row, so they stand nearer than the road point
+        that row shows at the box's centre column, ``r_edge`` (horizon shift applied); no cue says how
+        much nearer (the visible height is cut too). The range is taken uniform over [0, r_edge]:
+        mean r_edge / 2, variance r_edge^2 / 12. The object stays on the planner's list, close and
+        uncertain, instead of losing its ground position (field use: a person in front of a stopped
+        vehicle, feet below the image).
+        """
+        k, t = self.projector.intrinsics, self.projector.pose.translation()
+        edge = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, np.full(len(boxes), k.height - 0.5)], axis=1)
+        shift = self.horizon.shift_px if self.track_horizon else 0.0
+        ground, _, ok = self.projector.to_ground(edge - np.array([0.0, shift]))
+        r_edge = np.where(ok, np.linalg.norm(ground - t[None, :2], axis=1), np.nan)
+        return r_edge / 2, r_edge**2 / 12
 
     def _cues(self, boxes: F64, foot: F64, prior: F64, has: BoolArray) -> _Cues:
         k, t = self.projector.intrinsics, self.projector.pose.translation()
@@ -326,7 +348,13 @@ class FusedGroundLocator:
             )
             rng = near + offset
             var_r = 1.0 / wsum + offset_std**2
-        valid = (wsum > 0) & np.isfinite(rng) & (rng <= self.projector.max_range_m) & ~self._cut(boxes)
+        side, bottom = self._cut(boxes)
+        if self.near_field and bottom.any():
+            r_near, var_near = self._near_field(boxes[bottom])
+            rng[bottom], var_r[bottom] = r_near + offset[bottom], var_near + offset_std[bottom] ** 2
+        elif bottom.any():
+            rng[bottom] = np.nan
+        valid = np.isfinite(rng) & (rng <= self.projector.max_range_m) & ~side
         ray = self.projector.rays(foot)[:, :2]
         bearing = ray / np.linalg.norm(ray, axis=1)[:, None]  # (N, 2) unit, horizontal
         normal = np.stack([-bearing[:, 1], bearing[:, 0]], axis=1)

@@ -748,8 +748,12 @@ class PerceptionRunner:
         pose = cam.mount if cam.mount is not None else self.config.pose(cam.key)
         if cam.projector is None or cam.projector.intrinsics != intr or cam.projector.pose != pose:
             cam.projector = GroundProjector(intr, pose)
+            world = self.config.world
             cam.locator = FusedGroundLocator(
-                cam.projector, self.config.tracker.foot_noise_h, track_horizon=self.config.world.track_horizon
+                cam.projector,
+                self.config.tracker.foot_noise_h,
+                track_horizon=world.track_horizon,
+                near_field=world.near_field_fixes,
             )
         return cam.projector
 

@@ -35,9 +35,11 @@ def test_centre_recovered_for_any_yaw_and_errors_inside_two_sigma() -> None:
         boxes.append(_box(x, y, yaw, 2))
     b = np.array(boxes)
     fix = FusedGroundLocator(PROJ).locate(b, np.full(200, 2, np.int64))
-    # Boxes reaching past the left, right or bottom border are cut there: no fix; all others get one.
-    inside = (b[:, 0] > 2.0) & (b[:, 2] < K.width - 2.0) & (b[:, 3] < K.height - 2.0)
-    assert np.array_equal(fix.valid, inside) and inside.sum() > 150
+    # Boxes reaching past the left or right border are cut there: no fix; cut only by the bottom one: a
+    # near-field fix (next tests); all others get a measured one.
+    side = (b[:, 0] <= 2.0) | (b[:, 2] >= K.width - 2.0)
+    inside = ~side & (b[:, 3] < K.height - 2.0)
+    assert np.array_equal(fix.valid, ~side) and inside.sum() > 150
     err = (fix.xy_m - np.array(truth))[inside]
     rng_true = np.linalg.norm(truth, axis=1)[inside]
     assert np.mean(np.linalg.norm(err, axis=1) / rng_true) < 0.06
@@ -46,7 +48,7 @@ def test_centre_recovered_for_any_yaw_and_errors_inside_two_sigma() -> None:
 
 
 def test_boxes_cut_by_the_side_or_bottom_border_give_no_fix() -> None:
-    loc = FusedGroundLocator(PROJ)
+    loc = FusedGroundLocator(PROJ, near_field=False)
     boxes = np.array(
         [
             [0.0, 150.0, 60.0, 250.0],  # left border
@@ -60,6 +62,36 @@ def test_boxes_cut_by_the_side_or_bottom_border_give_no_fix() -> None:
     assert np.isnan(fix.xy_m[:3]).all() and np.isfinite(fix.xy_m[3]).all()
     keep = FusedGroundLocator(PROJ, border_px=0.0).locate(boxes, np.full(4, 2, np.int64))
     assert keep.valid[:2].all()  # the rule can be switched off
+    near = FusedGroundLocator(PROJ).locate(boxes, np.full(4, 2, np.int64))
+    assert near.valid.tolist() == [False, False, True, True]  # the bottom-cut box: a near-field fix
+
+
+def _person_box(x_m: float, y_m: float) -> np.ndarray:
+    """A 0.6 m wide, 1.75 m tall person at (x, y), clipped to the image as a detector reports it."""
+    uv = PROJ.to_image(np.array([[x_m, y_m + 0.3, 0.0], [x_m, y_m - 0.3, 1.75]]))
+    box = np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
+    return np.clip(box, 0.0, [K.width, K.height, K.width, K.height])
+
+
+def test_a_person_whose_feet_are_below_the_image_gets_a_bounded_near_field_fix() -> None:
+    """Nearer than where the road leaves the image (6.4 m here) the feet are cut off: the fix is
+    halfway to that distance along the person's bearing, and its spread covers every range from 0 to
+    it, so the person stays on the list, close and uncertain, wherever they really are."""
+    edge, _, _ = PROJ.to_ground(np.array([[K.cx, K.height - 0.5]]))
+    r_edge = float(np.linalg.norm(edge[0] - PROJ.pose.translation()[:2]))
+    assert 6.0 < r_edge < 7.0
+    truth = np.array([(x, y) for x in np.linspace(2.5, 0.95 * r_edge, 8) for y in (-1.0, 0.0, 1.0)])
+    boxes = np.array([_person_box(x, y) for x, y in truth])
+    assert (boxes[:, 3] >= K.height - 2.0).all()  # every one cut by the bottom border
+    fix = FusedGroundLocator(PROJ).locate(boxes, np.zeros(len(truth), np.int64))
+    assert fix.valid.all()
+    rng = np.linalg.norm(fix.xy_m, axis=1)
+    assert np.all(rng < 0.6 * r_edge) and np.all(rng > 0.4 * r_edge)  # about halfway, per bearing
+    err = fix.xy_m - truth
+    d2 = np.einsum("ni,nij,nj->n", err, np.linalg.inv(fix.cov_m2), err)
+    assert np.all(d2 <= 4.0)  # the truth inside 2 sigma at every range up to the edge
+    bearing_err = np.arctan2(fix.xy_m[:, 1], fix.xy_m[:, 0]) - np.arctan2(truth[:, 1], truth[:, 0])
+    assert np.abs(bearing_err).max() < 0.1  # rad: the direction is measured, only the range is bounded
 
 
 def test_unknown_class_uses_ground_contact_only_and_cut_boxes_skip_height() -> None:

@@ -68,9 +68,13 @@ def test_each_sequence_gets_its_own_image_size() -> None:
     bottom border looks like a person standing on it (a fix metres too far)."""
     seqs = {s.name: s for s in load_kitti_sequences(LABELS.parent, ("Pedestrian", "Car"))}
     assert seqs["0017"].intrinsics.height == 370 and seqs["0000"].intrinsics.height in (375, 376)
-    cut = seqs["0017"].boxes[:, 3] >= 368.0
-    assert cut.sum() > 50  # people cut by the bottom border, labelled untruncated
+    b = seqs["0017"].boxes
+    cut = (b[:, 3] >= 368.0) & (b[:, 0] > 2.0) & (b[:, 2] < seqs["0017"].intrinsics.width - 2.0)
+    assert cut.sum() > 50  # objects cut by the bottom border (only), labelled untruncated
     proj = GroundProjector(seqs["0017"].intrinsics, KITTI_POSE)
-    locator = FusedGroundLocator(proj, 0.03, track_horizon=False)
-    fix = locator.locate(seqs["0017"].boxes[cut], np.zeros(int(cut.sum()), np.int64))
-    assert not fix.valid.any()  # no ground contact, no height: no fix rather than a wrong one
+    boxes, people = seqs["0017"].boxes[cut], np.zeros(int(cut.sum()), np.int64)
+    measured = FusedGroundLocator(proj, 0.03, track_horizon=False, near_field=False).locate(boxes, people)
+    assert not measured.valid.any()  # no ground contact, no height: no measured fix
+    bounded = FusedGroundLocator(proj, 0.03, track_horizon=False).locate(boxes, people)
+    road_leaves_image_m = KITTI_POSE.z_m * proj.intrinsics.fy / (proj.intrinsics.height - proj.intrinsics.cy)
+    assert bounded.valid.all() and np.all(np.linalg.norm(bounded.xy_m, axis=1) < road_leaves_image_m)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lepton_perception.core.camera import CameraIntrinsics, CameraPose, GroundProjector
-from lepton_perception.core.ground import BoxFootLocator
+from lepton_perception.core.ground import BoxFootLocator, FusedGroundLocator
 from lepton_perception.core.tracking import MultiObjectTracker, TrackerConfig
 from lepton_perception.core.tracking.confirmation import consecutive_delay_ratio
 from lepton_perception.core.types import Detections, Track, TrackState
@@ -326,3 +326,31 @@ def test_consecutive_delay_ratio() -> None:
     assert consecutive_delay_ratio(0.54, 3) == pytest.approx(11.63 / 5.56, rel=1e-3)
     assert consecutive_delay_ratio(0.0, 3) == float("inf")
     assert consecutive_delay_ratio(0.7, 1) == pytest.approx(1.0)  # one hit: no difference
+
+
+def test_a_person_walking_up_to_the_camera_keeps_a_ground_position_after_the_feet_leave_the_image() -> None:
+    """A person walks from 12 m to 3 m in front of a stopped camera and stands there for 3 s, twice
+    the coast time: the feet leave the image at ~6.4 m. The near-field fix keeps the track's ground
+    state (world-frame consumers keep the person); without it the ground state expires after
+    ``max_coast_s`` with the person still standing there."""
+    proj = GroundProjector(CameraIntrinsics(720.0, 720.0, 620.0, 180.0, 1242, 375), CameraPose(z_m=1.65))
+
+    def person(x_m: float) -> Detections:
+        uv = proj.to_image(np.array([[x_m, 0.3, 0.0], [x_m, -0.3, 1.75]]))
+        box = np.clip([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()], 0.0, [1242, 375] * 2)
+        return Detections(np.array([box], np.float32), np.array([0.9], np.float32), np.array([0]))
+
+    cfg = TrackerConfig()
+    for near_field in (True, False):
+        tracker, locator = MultiObjectTracker(cfg), FusedGroundLocator(proj, near_field=near_field)
+        ranges = []
+        for k in range(120):  # 10 Hz: 9 s walking at 1 m/s, then 3 s standing at 3 m
+            t = 0.1 * k
+            x = max(12.0 - 1.0 * t, 3.0)
+            (trk,) = tracker.step(person(x), t, locator)
+            ranges.append(None if trk.ground is None else float(np.linalg.norm(trk.ground.position_m)))
+        standing = ranges[-int(2 * cfg.max_coast_s / 0.1) :]  # the last 3 s: standing at 3 m
+        if near_field:
+            assert all(r is not None and r < 6.5 for r in standing)  # kept, and nearer than the edge
+        else:
+            assert standing[-1] is None  # lost: no fix for longer than max_coast_s
