@@ -31,6 +31,9 @@ class GroundFix(NamedTuple):
     xy_m: F64  # (N, 2) metres
     cov_m2: F64  # (N, 2, 2) metres^2
     valid: BoolArray  # (N,)
+    # (N,) the fix is a bound (the object is somewhere in the region the mean and covariance describe,
+    # the same region every image), not a measurement; None: every valid fix is a measurement.
+    bounded: BoolArray | None = None
 
 
 class GroundLocator(Protocol):
@@ -365,7 +368,7 @@ class FusedGroundLocator:
         cov += var_lat[:, None, None] * np.einsum("ni,nj->nij", normal, normal)
         xy[~valid] = np.nan
         cov[~valid] = np.nan
-        return GroundFix(xy, cov, valid)
+        return GroundFix(xy, cov, valid, bottom & valid)
 
 
 def _priors(class_ids: I64) -> tuple[F64, BoolArray]:

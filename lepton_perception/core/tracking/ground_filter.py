@@ -43,6 +43,24 @@ def locate(locator: GroundLocator | None, boxes: F64, classes: I64) -> GroundFix
     return locator.locate(boxes, classes)
 
 
+# A state this far (squared Mahalanobis distance, position, 2 dof) from a bound's region contradicts it.
+BOUND_GATE_CHI2 = 13.8  # 99.9 %
+
+
+def _bound_informs(gx: F64, gcov: F64, fix: GroundFix) -> BoolArray:
+    """(N,) where fusing bounded fixes ``fix`` into states (N, 4), (N, 4, 4) adds information: the
+    state's position is outside the bound's region or less certain than the bound."""
+    d = fix.xy_m - gx[:, :2]  # (N, 2) m
+    S = gcov[:, :2, :2] + fix.cov_m2  # (N, 2, 2) m^2
+    with np.errstate(invalid="ignore"):
+        d2 = np.einsum(
+            "ni,ni->n", d, np.linalg.solve(np.nan_to_num(S) + 1e-9 * np.eye(2), d[..., None])[..., 0]
+        )
+        vague = np.trace(gcov[:, :2, :2], axis1=1, axis2=2) > np.trace(fix.cov_m2, axis1=1, axis2=2)
+    informs: BoolArray = (d2 > BOUND_GATE_CHI2) | vague
+    return informs
+
+
 class GroundFilter:
     """Predicts and updates the ground state of the tracks in a ``TrackStore``."""
 
@@ -65,12 +83,21 @@ class GroundFilter:
             t.gx[stale], t.gcov[stale] = 0.0, 0.0
 
     def update(self, t: TrackStore, rows: I64, fix: GroundFix, stamp_s: float) -> None:
-        """Fuse valid fixes into tracks ``rows``; a track's first valid fix initialises its state."""
+        """Fuse valid fixes into tracks ``rows``; a track's first valid fix initialises its state.
+
+        A bounded fix (``GroundFix.bounded``: the same region every image, e.g. the near field below the
+        image) is not a new measurement each time: fused every image, its centre would pull the state
+        to it however far the object really is. It keeps the state alive and is fused only where it
+        says more than the state does: the state lies outside it (squared Mahalanobis distance over
+        ``BOUND_GATE_CHI2``), or the state's position is less certain than the bound.
+        """
         ok = fix.valid
         if not ok.any():
             return
         fresh = ok & ~t.g_valid[rows]
         upd = ok & t.g_valid[rows]
+        if fix.bounded is not None and (upd & fix.bounded).any():
+            upd &= ~(fix.bounded & ~_bound_informs(t.gx[rows], t.gcov[rows], fix))
         if fresh.any():
             t.gx[rows[fresh]], t.gcov[rows[fresh]] = self.initial_state(fix.xy_m[fresh], fix.cov_m2[fresh])
             t.g_valid[rows[fresh]] = True

@@ -410,7 +410,8 @@ def _score_threshold(threshold: float) -> float:
 
 
 def _rows_of(fix: GroundFix, rows: slice) -> GroundFix:
-    return GroundFix(fix.xy_m[rows], fix.cov_m2[rows], fix.valid[rows])
+    bounded = None if fix.bounded is None else fix.bounded[rows]
+    return GroundFix(fix.xy_m[rows], fix.cov_m2[rows], fix.valid[rows], bounded)
 
 
 def _ground_states(t: TrackStore, published: BoolArray) -> list[GroundState | None]:

@@ -41,7 +41,7 @@ class WorldGroundLocator:
         rot = self.pose.rotation()
         xy: npt.NDArray[np.float64] = self.pose.to_fixed(fix.xy_m)
         cov: npt.NDArray[np.float64] = rot @ fix.cov_m2 @ rot.T  # (N, 2, 2), NaN rows stay NaN
-        return GroundFix(xy, cov, fix.valid)
+        return GroundFix(xy, cov, fix.valid, fix.bounded)
 
     def motion_since(self, previous: object) -> EgoImageMotion | None:
         """The image motion of this camera from ``previous`` (the locator of its earlier image) to this
