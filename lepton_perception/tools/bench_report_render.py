@@ -305,10 +305,12 @@ def _accuracy_section(report: Report) -> list[str]:
 INT8_SPEEDUP_MIN = 1.8  # x fp32 onnxruntime, batch 1, same run
 PETS_DELTA_MAX = 0.02  # |int8 - fp32| person precision and recall
 AGREEMENT_MIN = 0.95
+OUTSIDE_INFERENCE_MAX_PCT = 15.0  # node: share of the cycle outside inference, 1 camera 720p
 
 
 def acceptance(report: Report) -> list[str]:
-    """One line per int8 acceptance check the results allow, with the measured value and met / not met."""
+    """One line per acceptance check the results allow (int8 speed and accuracy, the node's share of
+    the cycle outside inference), with the measured value and met / not met."""
     lines = []
     det, acc = report.get("detector"), report.get("accuracy")
     speed = (det or {}).get("speedup_over_fp32_onnxruntime", {}).get("onnxruntime cpu int8 batch 1")
@@ -332,7 +334,27 @@ def acceptance(report: Report) -> list[str]:
         lines.append(
             f"* box agreement: {share:.4f} (target >= {AGREEMENT_MIN}): **{_met(share >= AGREEMENT_MIN)}**"
         )
-    return [*(["## int8 acceptance", "", *lines, ""] if lines else [])]
+    lines += _node_acceptance(report)
+    return [*(["## Acceptance", "", *lines, ""] if lines else [])]
+
+
+def _node_acceptance(report: Report) -> list[str]:
+    """The default node's share of the cycle outside inference, 1 camera, no optional subscriber."""
+    node = report.get("node")
+    runs = [
+        r for r in (node or {}).get("per_camera", {}).values() if r.get("outside_inference_pct") is not None
+    ]
+    if not runs:
+        return []
+    r = runs[0]
+    share, inference = float(r["outside_inference_pct"]), r.get("stages_ms_p50", {}).get("inference")
+    ok = share <= OUTSIDE_INFERENCE_MAX_PCT
+    return [
+        f"* node, 1 camera 1280x720, no optional subscriber: {share:.1f} % of the cycle outside inference"
+        f" (cycle {r.get('cycle_ms_p50')} ms, inference {inference} ms;"
+        f" target <= {OUTSIDE_INFERENCE_MAX_PCT:g} %): **{_met(ok)}**"
+        + ("" if ok else "; where the rest goes: ros.md, Measured")
+    ]
 
 
 def _met(ok: bool) -> str:

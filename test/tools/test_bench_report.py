@@ -127,6 +127,13 @@ def test_report_with_node_stages_tables_and_plots_every_stage(tmp_path):
     assert "PETS person precision: int8 0.900 vs fp32 0.910 (-0.010; target within 0.02): **met**" in text
     assert "box agreement: 0.9500 (target >= 0.95): **met**" in text
     assert "**GPU:** no figures" in text
+    # NODE: cycle 35 ms, inference 25 ms, share not reported by the bench: no node line; with it, one.
+    assert "outside inference (cycle" not in text
+    node = copy.deepcopy(NODE)
+    node["per_camera"]["/cam0"]["outside_inference_pct"] = 28.6
+    text = markdown(_report(node), made, tmp_path)
+    line = "28.6 % of the cycle outside inference (cycle 35.0 ms, inference 25.0 ms; target <= 15 %)"
+    assert f"{line}: **not met**" in text
 
 
 def test_report_without_node_bench_says_so(tmp_path):
