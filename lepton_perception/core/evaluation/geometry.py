@@ -38,7 +38,10 @@ class BandStats:
     within_2sigma: float  # fraction whose error lies inside the 2-sigma ellipse of the covariance
 
 
-def load_kitti_calib(path: Path, width: int = 1242, height: int = 375) -> CameraIntrinsics:
+KITTI_SIZE = (1242, 375)  # px, most tracking sequences
+
+
+def load_kitti_calib(path: Path, width: int = KITTI_SIZE[0], height: int = KITTI_SIZE[1]) -> CameraIntrinsics:
     """Intrinsics of the rectified camera 2 (``P2:`` row of a KITTI tracking calib file)."""
     for line in path.read_text().splitlines():
         if line.startswith("P2:"):
@@ -91,10 +94,10 @@ def image_size(rows: list[list[str]]) -> tuple[int, int]:
     locator's 2 px border tolerance). Assuming 1242 x 375 for a 370 px tall sequence hid the bottom
     border from the locator: people cut by it got a ground fix from the cut box bottom, metres off.
     Without a box at a border the size is under-estimated, so boxes near it read as cut (no fix) rather
-    than wrong.
+    than wrong. A sequence without labels has nothing to locate: KITTI's usual 1242 x 375.
     """
     if not rows:
-        raise ValueError("no label rows: cannot infer the image size")
+        return KITTI_SIZE
     boxes = np.array([[float(v) for v in r[6:10]] for r in rows])
     return int(np.round(boxes[:, 2].max())) + 1, int(np.round(boxes[:, 3].max())) + 1
 

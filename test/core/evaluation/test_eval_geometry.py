@@ -63,6 +63,15 @@ def test_image_size_is_read_off_the_clipped_boxes(edges, size) -> None:
     assert image_size([_row(x2, y2) for x2, y2 in edges]) == size
 
 
+def test_a_sequence_without_labels_evaluates_to_nothing(tmp_path) -> None:
+    for sub in ("label", "calib"):
+        (tmp_path / sub).mkdir()
+    (tmp_path / "label" / "0099.txt").write_text("")
+    (tmp_path / "calib" / "0099.txt").write_text("P2: 721.5 0 609.6 44.9 0 721.5 172.9 0.2 0 0 1 0.003\n")
+    (seq,) = load_kitti_sequences(tmp_path, ("Car",))
+    assert len(seq.boxes) == 0 and (seq.intrinsics.width, seq.intrinsics.height) == (1242, 375)
+
+
 def test_each_sequence_gets_its_own_image_size() -> None:
     """Sequence 0017's images are 370 px tall: its intrinsics must say so, or a person cut by the
     bottom border looks like a person standing on it (a fix metres too far)."""
