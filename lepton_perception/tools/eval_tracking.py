@@ -267,7 +267,11 @@ def run(args: argparse.Namespace) -> int:
         mot = None
     names = [n.strip() for n in args.trackers.split(",") if n.strip()]
     config = tracker_config(args.tracker_param) if args.tracker_param else None
-    result = evaluate(kitti, mot, names, args.peer_settings, detail=args.detail, config=config)
+    try:
+        result = evaluate(kitti, mot, names, args.peer_settings, detail=args.detail, config=config)
+    except FileNotFoundError as exc:  # a sequence without its labels or detections: say which
+        log.error("%s", exc)
+        return 2
     if args.json:
         print_json(result)
     else:

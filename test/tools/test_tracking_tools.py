@@ -208,3 +208,13 @@ def test_bench_tracker_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert out["steps"] == 30 and out["ground"] is True and out["tracks_mean"] > 10
     assert out["step_ms_median"] == min(out["step_ms_median_all"]) and len(out["step_ms_median_all"]) == 2
     assert 0 < out["step_ms_median"] <= out["step_ms_p99"]
+
+
+def test_eval_tracking_names_a_missing_detections_file(
+    one_sequence_kitti: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (one_sequence_kitti / "detections" / "pointrcnn_Pedestrian" / "0000.txt").unlink()
+    argv = ["eval", "tracking", "--kitti", str(one_sequence_kitti), "--no-mot", "--trackers", "lepton"]
+    assert cli.main(argv) == 2
+    (error,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "pointrcnn_Pedestrian/0000.txt: no pedestrian detections for sequence 0000" in error

@@ -83,6 +83,11 @@ def load_kitti(root: Path, seq: str, cls: str, min_score: float = MIN_SCORE) -> 
     folder, coco = KITTI_CLASSES[cls]
     n = kitti_n_frames(root, seq)
     path = root / "detections" / folder / f"{seq}.txt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no {cls} detections for sequence {seq} (every labelled sequence needs"
+            f" detections/{folder}/{seq}.txt; an empty file means no detections)"
+        )
     raw = np.loadtxt(path, delimiter=",", ndmin=2) if path.stat().st_size else np.zeros((0, 7))
     boxes, logits = raw[:, 2:6], raw[:, 6]
     scores = 1.0 / (1.0 + np.exp(-logits))  # the files store logits
