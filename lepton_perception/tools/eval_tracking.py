@@ -136,9 +136,7 @@ def _evaluate_kitti(
 def _evaluate_mot(
     mot: Path, factories: dict[str, peers.TrackerFactory], min_score: float, result: dict[str, Any]
 ) -> None:
-    mot_seqs = [
-        data.load_mot(mot, s, r, min_score) for s, r in data.MOT15_RATES_HZ.items() if (mot / s).is_dir()
-    ]
+    mot_seqs = [data.load_mot(mot, s, r, min_score) for s, r in data.mot_sequences(mot).items()]
     if not mot_seqs:
         return
     mot_outs = _run_all(factories, mot_seqs, "MOT15")

@@ -109,5 +109,39 @@ def load_mot(root: Path, seq: str, rate_hz: float, min_score: float = MIN_SCORE)
     return DetectionSequence(seq, "pedestrian", 0, rate_hz, n, b, s, int((~ok).sum()))
 
 
-# MOT15 sequences used for pedestrian tuning, with their frame rates (MOTChallenge seqinfo).
-MOT15_RATES_HZ = {"TUD-Campus": 25.0, "TUD-Stadtmitte": 25.0}
+# Frame rates of the MOT15 sequences (MOTChallenge seqinfo.ini ``frameRate``), for directories that
+# hold only det/ and gt/ (the shared TUD-Campus and TUD-Stadtmitte do).
+MOT15_RATES_HZ = {
+    "ADL-Rundle-1": 30.0, "ADL-Rundle-3": 30.0, "ADL-Rundle-6": 30.0, "ADL-Rundle-8": 30.0,
+    "AVG-TownCentre": 2.5, "ETH-Bahnhof": 14.0, "ETH-Crossing": 14.0, "ETH-Jelmoli": 14.0,
+    "ETH-Linthescher": 14.0, "ETH-Pedcross2": 14.0, "ETH-Sunnyday": 14.0, "KITTI-13": 10.0,
+    "KITTI-16": 10.0, "KITTI-17": 10.0, "KITTI-19": 10.0, "PETS09-S2L1": 7.0, "PETS09-S2L2": 7.0,
+    "TUD-Campus": 25.0, "TUD-Crossing": 25.0, "TUD-Stadtmitte": 25.0, "Venice-1": 30.0, "Venice-2": 30.0,
+}  # fmt: skip
+
+
+def mot_sequences(root: Path) -> dict[str, float]:
+    """Every sequence under ``root`` with det/det.txt and gt/gt.txt -> its frame rate (Hz): the
+    ``frameRate`` of its seqinfo.ini when it has one, else MOT15's own (``MOT15_RATES_HZ``). A sequence
+    whose rate is unknown is skipped with a warning: time in the tracker is seconds from stamps, so
+    a guessed rate would change its results."""
+    out: dict[str, float] = {}
+    for d in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if not ((d / "det" / "det.txt").is_file() and (d / "gt" / "gt.txt").is_file()):
+            continue
+        rate = _seqinfo_rate(d / "seqinfo.ini") or MOT15_RATES_HZ.get(d.name)
+        if rate is None:
+            log.warning("%s: no frame rate (no seqinfo.ini frameRate, not a MOT15 sequence); skipped", d)
+            continue
+        out[d.name] = rate
+    return out
+
+
+def _seqinfo_rate(path: Path) -> float | None:
+    if not path.is_file():
+        return None
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip().lower() == "framerate" and value.strip():
+            return float(value)
+    return None

@@ -1,5 +1,6 @@
 """Loading the shared KITTI tracking and MOT15 data."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +41,28 @@ def test_mot15_loader() -> None:
     first = det[det[:, 0] == 1]
     np.testing.assert_allclose(seq.boxes[0][:, :2], first[:, 2:4])
     np.testing.assert_allclose(seq.boxes[0][:, 2:], first[:, 2:4] + first[:, 4:6])
+
+
+def _seq(root: Path, name: str, seqinfo: str | None = None, gt: bool = True) -> None:
+    for sub in ("det", "gt") if gt else ("det",):
+        (root / name / sub).mkdir(parents=True)
+        (root / name / sub / f"{sub}.txt").write_text("1,-1,10,10,20,40,0.9,-1,-1,-1\n")
+    if seqinfo is not None:
+        (root / name / "seqinfo.ini").write_text(seqinfo)
+
+
+def test_every_sequence_with_its_rate_and_unknown_rates_skipped(tmp_path, caplog) -> None:
+    _seq(tmp_path, "TUD-Campus")  # MOT15's own rate
+    _seq(tmp_path, "ETH-Bahnhof", "[Sequence]\nname=ETH-Bahnhof\nframeRate=14\nseqLength=1000\n")
+    _seq(tmp_path, "my-drive", "[Sequence]\nframeRate=12.5\n")  # not MOT15: its seqinfo says
+    _seq(tmp_path, "mystery")  # no seqinfo, not MOT15: no rate
+    _seq(tmp_path, "no-gt", gt=False)  # nothing to score against
+    with caplog.at_level(logging.WARNING):
+        found = data.mot_sequences(tmp_path)
+    assert found == {"ETH-Bahnhof": 14.0, "TUD-Campus": 25.0, "my-drive": 12.5}
+    assert "mystery: no frame rate" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["TUD-Campus", "TUD-Stadtmitte"])
+def test_the_shared_sequences_are_found_at_25_hz(name: str) -> None:
+    assert data.mot_sequences(SHARED / "mot15")[name] == 25.0
