@@ -158,6 +158,13 @@ def _replay(
     return n_frames, lost, recorder.counts
 
 
+def _video_overlay(video: str | None) -> list[Path]:
+    """The shared PETS video's camera pose overlay (config/demo_pets09.yaml) when the demo runs on that
+    video: without it the node would place its people as seen from a 1.65 m camera looking level."""
+    overlay = default_params_file().with_name("demo_pets09.yaml")
+    return [overlay] if video is None and overlay.is_file() else []
+
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -171,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         stamp_file.write_text(stamp)
     shutil.rmtree(out_bag, ignore_errors=True)
     answers = _Answers(out / "annotated.mp4", args.fps)
-    params: list[str | Path] = [default_params_file(), *args.params]
+    params: list[str | Path] = [default_params_file(), *_video_overlay(args.video), *args.params]
     t_start = time.monotonic()
     try:
         with Graph("lepton_demo") as graph:

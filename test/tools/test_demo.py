@@ -79,3 +79,12 @@ def test_demo_live_and_offline_give_the_same_tracks(
     for stamp in live:
         assert [o[0] for o in live[stamp]] == [o[0] for o in off[stamp]], "track UUIDs differ"
         np.testing.assert_allclose([o[1:] for o in live[stamp]], [o[1:] for o in off[stamp]], atol=1e-6)
+
+
+def test_the_demo_on_the_shared_video_uses_its_camera_pose() -> None:
+    """`lepton demo` on its default video (PETS, a camera 5 m up) applies the PETS pose overlay, as
+    scripts/demo does; on another video the user's --params say where the camera is."""
+    from lepton_perception.tools.demo import _video_overlay
+
+    assert [str(p) for p in _video_overlay(None)] == [OVERLAY]
+    assert _video_overlay("/some/other/video.avi") == []
