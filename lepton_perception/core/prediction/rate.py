@@ -22,7 +22,7 @@ import numpy as np
 
 from lepton_perception.core.prediction.base import Predictor
 from lepton_perception.core.prediction.data import F64
-from lepton_perception.core.prediction.history import anchor, interp_rows, interp_rows_batch
+from lepton_perception.core.prediction.history import anchor, interp_rows_batch
 from lepton_perception.core.types import PredictedPath, Track
 
 JITTER_S = 1e-3  # a run is due this much before a whole period has passed
@@ -40,20 +40,16 @@ class _Cached:
 def reanchor(path: PredictedPath, made_s: float, start_m: F64, stamp_s: float, now_m: F64) -> PredictedPath:
     """``path`` (predicted at ``made_s`` from ``start_m``) as seen from ``stamp_s`` with the object at
     ``now_m``: same time offsets from the new stamp, shifted by the object's deviation from it."""
-    offsets = path.times_s - made_s  # (T,) s
-    times = np.concatenate(([made_s], path.times_s))  # (T+1,)
-    points = np.concatenate((start_m[None], path.positions_m))  # (T+1, 2)
-    query = np.concatenate(([stamp_s], stamp_s + offsets))
-    moved = interp_rows(times, points, query)  # (T+1, 2): [0] = where the old path put it now
-    positions = moved[1:] + (now_m - moved[0])[None]
-    return PredictedPath(path.track_id, stamp_s + offsets, positions, path.confidence, path.predictor)
+    return reanchor_batch([path], made_s, np.asarray(start_m)[None], stamp_s, np.asarray(now_m)[None])[0]
 
 
 def reanchor_batch(
     paths: Sequence[PredictedPath], made_s: float, start_m: F64, stamp_s: float, now_m: F64
 ) -> list[PredictedPath]:
     """``reanchor`` of G paths on one time grid (the same ``times_s``, predicted at ``made_s``) with
-    their (G, 2) ``start_m`` and (G, 2) ``now_m``: the same numbers, one set of array operations."""
+    their (G, 2) ``start_m`` and (G, 2) ``now_m``, in one set of array operations: each path's old
+    position at ``stamp_s`` and along its offsets (``interp_rows`` row for row), shifted by the
+    object's deviation ``now_m`` - old position."""
     times_s = np.asarray(paths[0].times_s, dtype=np.float64)
     offsets = times_s - made_s  # (T,) s
     times = np.concatenate(([made_s], times_s))  # (T+1,)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lepton_perception.core.prediction.cv import ConstantVelocityPredictor
+from lepton_perception.core.prediction.history import interp_rows
 from lepton_perception.core.prediction.rate import PlannerRatePredictor, reanchor, reanchor_batch
 from lepton_perception.core.types import GroundState, PredictedPath, Track, TrackState
 
@@ -118,8 +119,18 @@ def test_period_zero_is_the_inner_predictor() -> None:
         PlannerRatePredictor(inner, -1.0)
 
 
+def _reanchor_one(path: PredictedPath, made_s: float, start_m, stamp_s: float, now_m):
+    """One path at a time with ``interp_rows`` (the reference the batched arithmetic must equal)."""
+    offsets = path.times_s - made_s
+    times = np.concatenate(([made_s], path.times_s))
+    points = np.concatenate((start_m[None], path.positions_m))
+    moved = interp_rows(times, points, np.concatenate(([stamp_s], stamp_s + offsets)))
+    return stamp_s + offsets, moved[1:] + (now_m - moved[0])[None]
+
+
 def test_batched_reanchoring_gives_the_numbers_of_one_path_at_a_time() -> None:
-    """``reanchor_batch`` is ``reanchor`` per path, bit for bit (also past the paths' ends)."""
+    """``reanchor_batch`` (and ``reanchor``, a batch of one) is one path at a time through
+    ``interp_rows``, bit for bit (also past the paths' ends)."""
     rng = np.random.default_rng(3)
     times = T0 + 0.4 * np.arange(1, 13)
     paths = [PredictedPath(k, times, rng.normal(0, 5, (12, 2)), 0.5 + 0.1 * k, "rnn") for k in range(4)]
@@ -127,6 +138,8 @@ def test_batched_reanchoring_gives_the_numbers_of_one_path_at_a_time() -> None:
     for stamp in (T0, T0 + 0.033, T0 + 0.4, T0 + 6.0):
         got = reanchor_batch(paths, T0, start, stamp, now)
         for p, s, n, g in zip(paths, start, now, got):
-            want = reanchor(p, T0, s, stamp, n)
-            assert np.array_equal(g.times_s, want.times_s) and np.array_equal(g.positions_m, want.positions_m)
-            assert (g.track_id, g.confidence, g.predictor) == (want.track_id, want.confidence, want.predictor)
+            times, positions = _reanchor_one(p, T0, s, stamp, n)
+            assert np.array_equal(g.times_s, times) and np.array_equal(g.positions_m, positions)
+            assert (g.track_id, g.confidence, g.predictor) == (p.track_id, p.confidence, p.predictor)
+            one = reanchor(p, T0, s, stamp, n)
+            assert np.array_equal(one.positions_m, positions) and np.array_equal(one.times_s, times)
