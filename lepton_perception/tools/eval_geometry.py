@@ -41,12 +41,9 @@ def make_locator(name: str, projector: GroundProjector, foot_noise_h: float) -> 
     return FusedGroundLocator(projector, foot_noise_h, track_horizon=name == "fused")
 
 
-BORDER_PX = 2.0  # the locators' own rule: a box this close to an image border is cut by it
-
-
 def locate_sequences(kitti: Path, locator_name: str, foot_noise_h: float) -> dict[str, tuple[Any, ...]]:
-    """Per class: (N, 2) estimates, (N, 2, 2) covariances, (N,) valid, (N, 2) truth, (N,) cut by the
-    bottom image border, over all sequences.
+    """Per class: (N, 2) estimates, (N, 2, 2) covariances, (N,) valid, (N, 2) truth, (N,) bounded (the
+    locator's near-field fixes, ``GroundFix.bounded``), over all sequences.
 
     One locator per sequence (camera), called frame by frame in order with every labelled car and
     pedestrian of the frame, as the tracker would call it.
@@ -60,27 +57,27 @@ def locate_sequences(kitti: Path, locator_name: str, foot_noise_h: float) -> dic
         for frame in np.unique(seq.frames):
             m = seq.frames == frame
             fix = locator.locate(seq.boxes[m], ids[m])
-            bottom = seq.boxes[m][:, 3] >= seq.intrinsics.height - BORDER_PX
+            bounded = np.zeros(len(fix.valid), bool) if fix.bounded is None else fix.bounded
             for name, (kitti_type, _) in CLASSES.items():
                 c = seq.types[m] == kitti_type
-                parts[name].append((fix.xy_m[c], fix.cov_m2[c], fix.valid[c], seq.xy[m][c], bottom[c]))
+                parts[name].append((fix.xy_m[c], fix.cov_m2[c], fix.valid[c], seq.xy[m][c], bounded[c]))
     return {name: tuple(np.concatenate(x) for x in zip(*p, strict=True)) for name, p in parts.items()}
 
 
 def evaluate(kitti: Path, locator_name: str, foot_noise_h: float) -> dict[str, Any]:
-    """Per class: the bands of the measured fixes, and apart from them the near-field ones: objects
-    cut by the bottom image border, placed by a bound, not measured (``FusedGroundLocator``)."""
+    """Per class: the bands of the measured fixes, and apart from them the bounded ones (objects cut
+    by the bottom image border, placed by a bound, not measured: ``FusedGroundLocator.near_field``)."""
     result: dict[str, Any] = {}
     origin = KITTI_POSE.translation()[:2]
     located = locate_sequences(kitti, locator_name, foot_noise_h)
-    for name, (est, cov, valid, truth, bottom) in located.items():
-        stats, invalid = score_fixes(est, cov, valid & ~bottom, truth, origin)
-        near, _ = score_fixes(est, cov, valid & bottom, truth, origin, bands_m=(0.0, np.inf))
+    for name, (est, cov, valid, truth, bounded) in located.items():
+        stats, _ = score_fixes(est, cov, valid & ~bounded, truth, origin)
+        near, _ = score_fixes(est, cov, bounded, truth, origin, bands_m=(0.0, np.inf))
         result[name] = {
             "objects": len(truth),
-            "invalid": invalid - int((valid & bottom).sum()),
+            "invalid": int((~valid).sum()),
             "bands": [dataclasses.asdict(s) for s in stats],
-            "near_field": {**dataclasses.asdict(near[0]), "cut_by_bottom_border": int(bottom.sum())},
+            "near_field": dataclasses.asdict(near[0]),
         }
     return result
 
@@ -100,9 +97,8 @@ def run(args: argparse.Namespace) -> int:
         nf = r["near_field"]
         print(
             f"{name}: {r['objects']} unoccluded, untruncated labels ({r['invalid']} not projectable;"
-            f" {nf['cut_by_bottom_border']} cut by the bottom border, {nf['count']} of them placed by"
-            f" the near-field bound: range MAE {nf['range_mae_m']:.2f} m, {100 * nf['within_2sigma']:.1f}%"
-            " in 2-sigma)"
+            f" {nf['count']} below the image placed by the near-field bound: range MAE"
+            f" {nf['range_mae_m']:.2f} m, {100 * nf['within_2sigma']:.1f}% in 2-sigma)"
         )
         print("  band m     n   range bias  range MAE  range rel  lateral MAE  in 2-sigma")
         for b in r["bands"]:
