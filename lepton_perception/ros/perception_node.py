@@ -343,10 +343,9 @@ class PerceptionNode(Node):
         self.get_logger().error(f"worker: batch lost: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0)
 
     def _finish(self, item: _Handover, pipelined: bool) -> None:
-        """Track, publish, fuse and publish one batch. ``cycle``: the time per batch at full load:
-        detection plus the rest, or pipelined the longer of the two (they overlap), per frame of the
-        batch like every other stage (the detector's stages, the fused list and its publishing are
-        shared by the batch's frames and split evenly)."""
+        """Track, publish, fuse and publish one batch. ``cycle``: the batch's time at full load
+        (detection plus the rest; pipelined, the longer of the two, as they overlap), split evenly
+        over its frames like the batch's other shared stages (detector, fused list and its publishing)."""
         t0 = time.perf_counter()
         outputs = self.runner.finish(item.detected, self._wanted(item.detected.keys))
         published = [(out, self._publish(out)) for out in outputs]
