@@ -40,6 +40,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("bag", "play", "bag", "publish a bag into the ROS graph", True),
     Command("eval", "detection", "eval_detection", "person precision/recall on hand-checked PETS frames"),
     Command("eval", "tracking", "eval_tracking", "our tracker vs peers on KITTI and MOT15"),
+    Command("eval", "scores", "eval_scores", "precision per detection-score band, detections and tracks"),
     Command("eval", "geometry", "eval_geometry", "monocular ground-plane error on KITTI 3D labels"),
     Command("eval", "prediction", "eval_prediction", "ADE/FDE on ETH/UCY vs baselines"),
     Command("eval", "world", "eval_world", "world-frame tracking, fusion and prediction on a driving scene"),

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lepton_perception.core.evaluation import data
 from lepton_perception.core.tracking.config import TrackerConfig
 from lepton_perception.tools import cli, eval_tracking
 
@@ -218,3 +219,25 @@ def test_eval_tracking_names_a_missing_detections_file(
     assert cli.main(argv) == 2
     (error,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert "pointrcnn_Pedestrian/0000.txt: no pedestrian detections for sequence 0000" in error
+
+
+def test_eval_scores_json_and_table(one_sequence_kitti: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["eval", "scores", "--kitti", str(one_sequence_kitti), "--no-mot", "--edges", "0.3,0.9,1.0"]
+    assert cli.main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["edges"] == [0.3, 0.9, 1.0] and set(result["cells"]) == {"kitti_car", "kitti_pedestrian"}
+    car = result["cells"]["kitti_car"]
+    n_dets = sum(len(b) for b in data.load_kitti(one_sequence_kitti, "0000", "car").boxes)
+    assert sum(b["n"] for b in car["detections"]) == n_dets  # every detection is >= 0.3 here
+    assert 0 < sum(b["n"] for b in car["reported"]) < n_dets
+    for band in car["detections"] + car["reported"]:
+        assert band["true"] + band["ignored"] <= band["n"]
+    assert cli.main(argv) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["cell", "band", "detections"] and len(table) == 1 + 2 * 2
+
+
+def test_eval_scores_refuses_bad_edges(one_sequence_kitti: Path, caplog: pytest.LogCaptureFixture) -> None:
+    argv = ["eval", "scores", "--kitti", str(one_sequence_kitti), "--no-mot", "--edges", "0.9,0.3"]
+    assert cli.main(argv) == 2
+    assert "ascending" in caplog.text

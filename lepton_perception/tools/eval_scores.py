@@ -1,0 +1,118 @@
+"""``lepton eval scores``: precision per detection-score band, of the raw detections and of the boxes our
+tracker reports, on the KITTI and MOT15 tracking data ``lepton eval tracking`` uses
+(``core/evaluation/score_bands.py``). Point ``--kitti`` / ``--mot`` at your own labelled recordings, in
+the same layouts, to see where your detector's scores are worth tracking."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+from pathlib import Path
+from typing import Any
+
+from lepton_perception.core.evaluation import data
+from lepton_perception.core.evaluation import score_bands as sb
+from lepton_perception.tools.common import print_json, shared_dir
+from lepton_perception.tools.eval_tracking import tracker_config
+
+log = logging.getLogger(__name__)
+
+KITTI_TYPES = {"car": "Car", "pedestrian": "Pedestrian"}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "scores", help="precision per detection-score band: raw detections and our tracker's reported boxes"
+    )
+    p.add_argument(
+        "--kitti", type=Path, default=None, help="KITTI dir with label/ and detections/ (default: shared)"
+    )
+    p.add_argument("--mot", type=Path, default=None, help="MOT dir with SEQ/det and SEQ/gt (default: shared)")
+    p.add_argument("--no-mot", action="store_true", help="skip the MOT sequences")
+    p.add_argument(
+        "--edges",
+        default=",".join(map(str, sb.DEFAULT_EDGES)),
+        help="ascending score band edges, comma-separated",
+    )
+    p.add_argument(
+        "--tracker-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="our tracker with this TrackerConfig field changed (repeatable)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def _kitti_cells(kitti: Path) -> dict[str, list[tuple[data.DetectionSequence, list[sb.FrameTruth]]]]:
+    cells: dict[str, list[tuple[data.DetectionSequence, list[sb.FrameTruth]]]] = {}
+    for cls, kitti_type in KITTI_TYPES.items():
+        seqs = [data.load_kitti(kitti, s, cls) for s in data.kitti_sequences(kitti)]
+        cells[f"kitti_{cls}"] = [
+            (s, sb.kitti_truth(kitti / "label" / f"{s.name}.txt", kitti_type, s.n_frames)) for s in seqs
+        ]
+    return cells
+
+
+def _mot_cell(mot: Path) -> list[tuple[data.DetectionSequence, list[sb.FrameTruth]]]:
+    seqs = [data.load_mot(mot, name, rate) for name, rate in data.mot_sequences(mot).items()]
+    return [(s, sb.mot_truth(mot / s.name / "gt" / "gt.txt", s.n_frames)) for s in seqs]
+
+
+def evaluate(
+    kitti: Path, mot: Path | None, edges: list[float], params: list[str] | None = None
+) -> dict[str, Any]:
+    """{"edges": [...], "cells": {cell: {"detections": [band...], "reported": [band...]}}}."""
+    if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise ValueError(f"--edges must be at least two ascending scores, got {edges}")
+    cells = _kitti_cells(kitti)
+    if mot is not None:
+        cells["mot_pedestrian"] = _mot_cell(mot)
+    config = tracker_config(params or [])
+    out: dict[str, Any] = {"edges": edges, "cells": {}}
+    for name, seqs in cells.items():
+        raw, reported = sb.score_sequences(seqs, config)
+        out["cells"][name] = {"detections": _rows(raw.bands(edges)), "reported": _rows(reported.bands(edges))}
+    return out
+
+
+def _rows(bands: list[sb.Band]) -> list[dict[str, Any]]:
+    return [
+        {"lo": b.lo, "hi": b.hi, "n": b.n, "true": b.true, "ignored": b.ignored, "precision": b.precision}
+        for b in bands
+    ]
+
+
+def _table(result: dict[str, Any]) -> str:
+    head = f"{'cell':<16} {'band':<11} {'detections n':>12} {'precision':>9}"
+    lines = [head + f" | {'reported n':>10} {'precision':>9}"]
+    for cell, r in result["cells"].items():
+        for d, t in zip(r["detections"], r["reported"], strict=True):
+            band = f"[{d['lo']:.2f},{d['hi']:.2f})"
+            lines.append(f"{cell:<16} {band:<11} {d['n']:>12} {_pct(d):>9} | {t['n']:>10} {_pct(t):>9}")
+    return "\n".join(lines)
+
+
+def _pct(row: dict[str, Any]) -> str:
+    return "-" if row["precision"] is None else f"{100 * row['precision']:.1f} %"
+
+
+def run(args: argparse.Namespace) -> int:
+    kitti = args.kitti or shared_dir() / "data" / "tracking" / "kitti"
+    mot = None if args.no_mot else (args.mot or shared_dir() / "data" / "tracking" / "mot15")
+    if mot is not None and not mot.is_dir():
+        log.warning("no MOT data at %s; skipping it", mot)
+        mot = None
+    try:
+        edges = [float(e) for e in args.edges.split(",") if e.strip()]
+        result = evaluate(kitti, mot, edges, args.tracker_param)
+    except (FileNotFoundError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+    if args.json:
+        print_json(result)
+    else:
+        print(_table(result))
+    return 0
