@@ -13,8 +13,13 @@ from typing import Any
 
 from lepton_perception.core.evaluation import data
 from lepton_perception.core.evaluation import score_bands as sb
-from lepton_perception.tools.common import print_json, shared_dir
-from lepton_perception.tools.eval_tracking import tracker_config
+from lepton_perception.tools.common import print_json
+from lepton_perception.tools.eval_tracking import (
+    add_data_args,
+    add_tracker_param_arg,
+    data_dirs,
+    tracker_config,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,23 +30,13 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "scores", help="precision per detection-score band: raw detections and our tracker's reported boxes"
     )
-    p.add_argument(
-        "--kitti", type=Path, default=None, help="KITTI dir with label/ and detections/ (default: shared)"
-    )
-    p.add_argument("--mot", type=Path, default=None, help="MOT dir with SEQ/det and SEQ/gt (default: shared)")
-    p.add_argument("--no-mot", action="store_true", help="skip the MOT sequences")
+    add_data_args(p)
     p.add_argument(
         "--edges",
         default=",".join(map(str, sb.DEFAULT_EDGES)),
         help="ascending score band edges, comma-separated",
     )
-    p.add_argument(
-        "--tracker-param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="our tracker with this TrackerConfig field changed (repeatable)",
-    )
+    add_tracker_param_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
 
@@ -100,11 +95,7 @@ def _pct(row: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    kitti = args.kitti or shared_dir() / "data" / "tracking" / "kitti"
-    mot = None if args.no_mot else (args.mot or shared_dir() / "data" / "tracking" / "mot15")
-    if mot is not None and not mot.is_dir():
-        log.warning("no MOT data at %s; skipping it", mot)
-        mot = None
+    kitti, mot = data_dirs(args)
     try:
         edges = [float(e) for e in args.edges.split(",") if e.strip()]
         result = evaluate(kitti, mot, edges, args.tracker_param)

@@ -30,11 +30,7 @@ def register(sub: Any) -> None:
         "tracking",
         help="tracker vs SORT / ByteTrack / OC-SORT / BoT-SORT / C-BIoU on KITTI and MOT15 (TrackEval)",
     )
-    p.add_argument(
-        "--kitti", type=Path, default=None, help="KITTI dir with label/ and detections/ (default: shared)"
-    )
-    p.add_argument("--mot", type=Path, default=None, help="MOT15 dir with TUD-* sequences (default: shared)")
-    p.add_argument("--no-mot", action="store_true", help="skip the MOT15 sequences")
+    add_data_args(p)
     p.add_argument("--trackers", default=",".join(DEFAULT_TRACKERS), help="comma-separated subset")
     p.add_argument(
         "--peer-settings",
@@ -43,13 +39,7 @@ def register(sub: Any) -> None:
         help="peers' thresholds: the authors' published ones, or boxmot 25.0.0's own (yaml) defaults; "
         "either way the run is checked against ../shared/README.md's reference figures",
     )
-    p.add_argument(
-        "--tracker-param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="our tracker with this TrackerConfig field changed (repeatable), e.g. confirm_first_image=false",
-    )
+    add_tracker_param_arg(p)
     p.add_argument(
         "--detail",
         action="store_true",
@@ -58,6 +48,35 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """``--kitti``, ``--mot``, ``--no-mot``: the labelled tracking data (``data_dirs`` reads them)."""
+    p.add_argument(
+        "--kitti", type=Path, default=None, help="KITTI dir with label/ and detections/ (default: shared)"
+    )
+    p.add_argument("--mot", type=Path, default=None, help="MOT15 dir with TUD-* sequences (default: shared)")
+    p.add_argument("--no-mot", action="store_true", help="skip the MOT15 sequences")
+
+
+def add_tracker_param_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tracker-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="our tracker with this TrackerConfig field changed (repeatable), e.g. confirm_first_image=false",
+    )
+
+
+def data_dirs(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """(KITTI dir, MOT dir or None) from ``add_data_args``' options; a missing MOT dir is skipped."""
+    kitti = args.kitti or shared_dir() / "data" / "tracking" / "kitti"
+    mot = None if args.no_mot else (args.mot or shared_dir() / "data" / "tracking" / "mot15")
+    if mot is not None and not mot.is_dir():
+        log.warning("no MOT15 data at %s; skipping it", mot)
+        mot = None
+    return kitti, mot
 
 
 def _run_all(
@@ -258,11 +277,7 @@ def _table(result: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    kitti = args.kitti or shared_dir() / "data" / "tracking" / "kitti"
-    mot = None if args.no_mot else (args.mot or shared_dir() / "data" / "tracking" / "mot15")
-    if mot is not None and not mot.is_dir():
-        log.warning("no MOT15 data at %s; skipping it", mot)
-        mot = None
+    kitti, mot = data_dirs(args)
     names = [n.strip() for n in args.trackers.split(",") if n.strip()]
     config = tracker_config(args.tracker_param) if args.tracker_param else None
     try:
