@@ -99,11 +99,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         edges = [float(e) for e in args.edges.split(",") if e.strip()]
         result = evaluate(kitti, mot, edges, args.tracker_param)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:  # missing data, bad edges or parameters: one line
         log.error("%s", exc)
         return 2
-    if args.json:
-        print_json(result)
-    else:
-        print(_table(result))
+    print_json(result) if args.json else print(_table(result))
     return 0
