@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from lepton_perception.core.evaluation import data
 from lepton_perception.core.evaluation import score_bands as sb
-from lepton_perception.tools.common import print_json
 from lepton_perception.tools.eval_tracking import (
     add_data_args,
     add_tracker_param_arg,
@@ -102,5 +102,5 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:  # missing data, bad edges or parameters: one line
         log.error("%s", exc)
         return 2
-    print_json(result) if args.json else print(_table(result))
+    print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from lepton_perception.core.evaluation.sort import Sort
 from lepton_perception.core.tracking import MultiObjectTracker, TrackerConfig
-from lepton_perception.core.types import Detections, TrackState
+from lepton_perception.core.types import Detections, Track, TrackState
 
 F64 = npt.NDArray[np.float64]
 Setting = float | int | bool | str
@@ -63,14 +63,17 @@ class LeptonTracker:
         self.coco_class = coco_class
 
     def update(self, boxes: F64, scores: F64, stamp_s: float) -> F64:
+        rows = [np.append(t.box, t.track_id) for t in self.reported(boxes, scores, stamp_s)]
+        return np.array(rows, dtype=np.float64).reshape(-1, 5)
+
+    def reported(self, boxes: F64, scores: F64, stamp_s: float) -> list[Track]:
+        """The tracks the evaluations score for one image: confirmed and matched in it."""
         dets = Detections(
             boxes.astype(np.float32),
             scores.astype(np.float32),
             np.full(len(scores), self.coco_class, np.int64),
         )
-        tracks = self.tracker.step(dets, stamp_s)
-        rows = [np.append(t.box, t.track_id) for t in tracks if t.state == TrackState.CONFIRMED]
-        return np.array(rows, dtype=np.float64).reshape(-1, 5)
+        return [t for t in self.tracker.step(dets, stamp_s) if t.state == TrackState.CONFIRMED]
 
 
 class SortTracker:
