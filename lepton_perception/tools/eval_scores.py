@@ -41,19 +41,18 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _kitti_cells(kitti: Path) -> dict[str, list[tuple[data.DetectionSequence, list[sb.FrameTruth]]]]:
-    cells: dict[str, list[tuple[data.DetectionSequence, list[sb.FrameTruth]]]] = {}
-    for cls, kitti_type in KITTI_TYPES.items():
-        seqs = [data.load_kitti(kitti, s, cls) for s in data.kitti_sequences(kitti)]
-        cells[f"kitti_{cls}"] = [
-            (s, sb.kitti_truth(kitti / "label" / f"{s.name}.txt", kitti_type, s.n_frames)) for s in seqs
-        ]
-    return cells
+def _kitti_recordings(kitti: Path) -> list[list[sb.Labelled]]:
+    recordings: list[list[sb.Labelled]] = []
+    for name in data.kitti_sequences(kitti):
+        label = kitti / "label" / f"{name}.txt"
+        seqs = [data.load_kitti(kitti, name, cls) for cls in KITTI_TYPES]
+        recordings.append([(s, sb.kitti_truth(label, KITTI_TYPES[s.cls], s.n_frames)) for s in seqs])
+    return recordings
 
 
-def _mot_cell(mot: Path) -> list[tuple[data.DetectionSequence, list[sb.FrameTruth]]]:
+def _mot_recordings(mot: Path) -> list[list[sb.Labelled]]:
     seqs = [data.load_mot(mot, name, rate) for name, rate in data.mot_sequences(mot).items()]
-    return [(s, sb.mot_truth(mot / s.name / "gt" / "gt.txt", s.n_frames)) for s in seqs]
+    return [[(s, sb.mot_truth(mot / s.name / "gt" / "gt.txt", s.n_frames))] for s in seqs]
 
 
 def evaluate(
@@ -62,13 +61,12 @@ def evaluate(
     """{"edges": [...], "cells": {cell: {"detections": [band...], "reported": [band...]}}}."""
     if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
         raise ValueError(f"--edges must be at least two ascending scores, got {edges}")
-    cells = _kitti_cells(kitti)
-    if mot is not None:
-        cells["mot_pedestrian"] = _mot_cell(mot)
     config = tracker_config(params or [])
+    scored = {f"kitti_{c}": r for c, r in sb.score_recordings(_kitti_recordings(kitti), config).items()}
+    if mot is not None:
+        scored |= {f"mot_{c}": r for c, r in sb.score_recordings(_mot_recordings(mot), config).items()}
     out: dict[str, Any] = {"edges": edges, "cells": {}}
-    for name, seqs in cells.items():
-        raw, reported = sb.score_sequences(seqs, config)
+    for name, (raw, reported) in scored.items():
         out["cells"][name] = {"detections": _rows(raw.bands(edges)), "reported": _rows(reported.bands(edges))}
     return out
 

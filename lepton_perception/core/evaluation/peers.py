@@ -13,12 +13,16 @@ Implementations: ``sort`` is ``evaluation.sort``; ``bytetrack``, ``ocsort``, ``b
 classes; ``cbiou`` is the Apache-2.0 ``trackers`` package's C-BIoU (buffered IoU, a method boxmot
 lacks). boxmot and trackers are imported lazily: evaluation-only dependencies
 (``requirements-eval.txt``).
+
+Every tracker is given a recording's classes together (``ImageTracker``). The peers run one instance
+per class, as their authors run KITTI; ours runs one tracker for all of them, as the node does for a
+camera.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,7 +43,34 @@ class BoxTracker(Protocol):
     def update(self, boxes: F64, scores: F64, stamp_s: float) -> F64: ...
 
 
-TrackerFactory = Callable[[int, float], BoxTracker]
+# One image's detections: COCO class id -> ((N, 4) xyxy px boxes, (N,) scores).
+Frame = Mapping[int, tuple[F64, F64]]
+
+
+class ImageTracker(Protocol):
+    """Every class's detections of one image -> per class id, (M, 5) rows [x1, y1, x2, y2, track_id]
+    to report now. The harness gives every tracker a recording's classes together; how a tracker
+    splits them is its own (``PerClass`` for the peers, one ``MultiObjectTracker`` for ours)."""
+
+    def update(self, frame: Frame, stamp_s: float) -> dict[int, F64]: ...
+
+
+BoxTrackerFactory = Callable[[int, float], BoxTracker]  # (COCO class id, frame rate Hz): one class
+TrackerFactory = Callable[[Sequence[int], float], ImageTracker]  # (COCO class ids, frame rate Hz)
+
+
+class PerClass:
+    """One single-class tracker per class, as the peers' authors run KITTI (a run per class)."""
+
+    def __init__(self, trackers: Mapping[int, BoxTracker]) -> None:
+        self.trackers = dict(trackers)
+
+    def update(self, frame: Frame, stamp_s: float) -> dict[int, F64]:
+        return {c: t.update(*frame[c], stamp_s) for c, t in self.trackers.items()}
+
+
+def per_class(factory: BoxTrackerFactory) -> TrackerFactory:
+    return lambda classes, rate_hz: PerClass({c: factory(c, rate_hz) for c in classes})
 
 
 @dataclass(frozen=True)
@@ -58,20 +89,26 @@ class PeerSpec:
 
 
 class LeptonTracker:
-    def __init__(self, coco_class: int, config: TrackerConfig | None = None) -> None:
+    """Ours as the node runs it: one ``MultiObjectTracker`` for every class of a camera. Association
+    is class-gated, so classes share no matches; they share what the tracker learns of the detector
+    (``TrackerConfig.confirm_consecutive`` "auto" estimates its consistency from every confirmed
+    track; docs/tracking.md)."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
         self.tracker = MultiObjectTracker(config)
-        self.coco_class = coco_class
 
-    def update(self, boxes: F64, scores: F64, stamp_s: float) -> F64:
-        rows = [np.append(t.box, t.track_id) for t in self.reported(boxes, scores, stamp_s)]
-        return np.array(rows, dtype=np.float64).reshape(-1, 5)
+    def update(self, frame: Frame, stamp_s: float) -> dict[int, F64]:
+        tracks = self.reported(frame, stamp_s)
+        rows = {c: [np.append(t.box, t.track_id) for t in tracks if t.class_id == c] for c in frame}
+        return {c: np.array(r, dtype=np.float64).reshape(-1, 5) for c, r in rows.items()}
 
-    def reported(self, boxes: F64, scores: F64, stamp_s: float) -> list[Track]:
+    def reported(self, frame: Frame, stamp_s: float) -> list[Track]:
         """The tracks the evaluations score for one image: confirmed and matched in it."""
+        classes = list(frame)
         dets = Detections(
-            boxes.astype(np.float32),
-            scores.astype(np.float32),
-            np.full(len(scores), self.coco_class, np.int64),
+            np.concatenate([frame[c][0].reshape(-1, 4) for c in classes]).astype(np.float32),
+            np.concatenate([frame[c][1].reshape(-1) for c in classes]).astype(np.float32),
+            np.concatenate([np.full(len(frame[c][1]), c, np.int64) for c in classes]),
         )
         return [t for t in self.tracker.step(dets, stamp_s) if t.state == TrackState.CONFIRMED]
 
@@ -302,7 +339,8 @@ BUILDERS: dict[str, Callable[[PeerSpec, int, float], BoxTracker]] = {
 }
 
 
-def peer_factory(name: str, spec: PeerSpec) -> TrackerFactory:
+def peer_factory(name: str, spec: PeerSpec) -> BoxTrackerFactory:
+    """One class's tracker of peer ``name`` with ``spec``'s settings."""
     build = BUILDERS[name]
     return lambda coco_class, rate_hz: build(spec, coco_class, rate_hz)
 
@@ -313,9 +351,9 @@ def make_factories(
     """All trackers, ours first, keyed by the name used in reports; peers with ``profile``'s settings."""
     if profile not in PROFILES:
         raise ValueError(f"unknown peer settings {profile!r}; known: {list(PROFILES)}")
-    ours: TrackerFactory = lambda coco_class, rate_hz: LeptonTracker(coco_class, config)  # noqa: E731
+    ours: TrackerFactory = lambda classes, rate_hz: LeptonTracker(config)  # noqa: E731
     specs = PROFILES[profile]()
-    return {"lepton": ours, **{name: peer_factory(name, spec) for name, spec in specs.items()}}
+    return {"lepton": ours, **{name: per_class(peer_factory(name, spec)) for name, spec in specs.items()}}
 
 
 def settings_table(specs: Mapping[str, PeerSpec]) -> str:

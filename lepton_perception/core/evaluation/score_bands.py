@@ -129,22 +129,30 @@ class ScoredBoxes:
         return bands(np.concatenate(self.scores), np.concatenate(self.labels), edges)
 
 
-def score_sequences(
-    seqs: Iterable[tuple[DetectionSequence, list[FrameTruth]]], config: TrackerConfig | None = None
-) -> tuple[ScoredBoxes, ScoredBoxes]:
-    """(raw detections, our tracker's reported boxes), each labelled against the truth. A reported box
-    (a confirmed track matched in that image, what ``lepton eval tracking`` scores) is banded by the
-    score of the detection that updated its track in that image."""
-    raw, reported = ScoredBoxes(), ScoredBoxes()
-    for seq, truth in seqs:
-        tracker = LeptonTracker(seq.coco_class, config)
-        for k in range(seq.n_frames):
-            boxes, scores = seq.boxes[k], seq.scores[k]
-            raw.add(scores, boxes, truth[k])
-            tracks = tracker.reported(boxes, scores, seq.stamp_s(k))
-            track_boxes = np.array([t.box for t in tracks]).reshape(-1, 4)
-            reported.add(np.array([t.score for t in tracks]), track_boxes, truth[k])
-    return raw, reported
+# One class of one recording with its per-image truth.
+Labelled = tuple[DetectionSequence, list[FrameTruth]]
+
+
+def score_recordings(
+    recordings: Iterable[Sequence[Labelled]], config: TrackerConfig | None = None
+) -> dict[str, tuple[ScoredBoxes, ScoredBoxes]]:
+    """Per class (``DetectionSequence.cls``): (raw detections, our tracker's reported boxes), each
+    labelled against the truth. A recording's classes go through one tracker together, as ``lepton
+    eval tracking`` runs ours (``peers.LeptonTracker``). A reported box (a confirmed track matched in
+    that image, what ``lepton eval tracking`` scores) is banded by the score of the detection that
+    updated its track in that image."""
+    out: dict[str, tuple[ScoredBoxes, ScoredBoxes]] = {}
+    for rec in recordings:
+        tracker = LeptonTracker(config)
+        cells = [out.setdefault(seq.cls, (ScoredBoxes(), ScoredBoxes())) for seq, _ in rec]
+        for k in range(rec[0][0].n_frames):
+            frame = {seq.coco_class: (seq.boxes[k], seq.scores[k]) for seq, _ in rec}
+            tracks = tracker.reported(frame, rec[0][0].stamp_s(k))
+            for (seq, truth), (raw, reported) in zip(rec, cells, strict=True):
+                raw.add(seq.scores[k], seq.boxes[k], truth[k])
+                mine = [t for t in tracks if t.class_id == seq.coco_class]
+                reported.add(np.array([t.score for t in mine]), np.array([t.box for t in mine]), truth[k])
+    return out
 
 
 def kitti_truth(label_file: Path, kitti_type: str, n_frames: int) -> list[FrameTruth]:

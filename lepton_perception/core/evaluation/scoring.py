@@ -14,7 +14,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,24 +36,33 @@ DETAIL_METRICS = ("DetA", "AssA", "DetRe", "DetPr", "LocA", "IDP", "IDR", "FP", 
 
 @dataclass
 class TrackerOutput:
-    """Per-frame (M, 5) [x1, y1, x2, y2, id] rows of one tracker on one sequence, and its run time."""
+    """Per-frame (M, 5) [x1, y1, x2, y2, id] rows of one tracker on one sequence's class, and its run
+    time (its share of the recording's: the classes of a recording run together, the time split
+    equally between them)."""
 
     seq: DetectionSequence
     frames: list[F64]
     seconds: float
 
 
-def run_sequence(factory: TrackerFactory, seq: DetectionSequence) -> TrackerOutput:
-    """One fresh tracker over every frame; times only the tracker's ``update`` calls."""
-    tracker = factory(seq.coco_class, seq.rate_hz)
-    out: list[F64] = []
+def run_recording(factory: TrackerFactory, seqs: Sequence[DetectionSequence]) -> list[TrackerOutput]:
+    """One fresh tracker over every image of one recording, given all its classes (``seqs``: one per
+    class, same images); times only the tracker's ``update`` calls. One output per class."""
+    first = seqs[0]
+    if any((s.name, s.n_frames, s.rate_hz) != (first.name, first.n_frames, first.rate_hz) for s in seqs):
+        raise ValueError(f"classes of one recording must share its images: {[(s.name, s.cls) for s in seqs]}")
+    classes = [s.coco_class for s in seqs]
+    tracker = factory(classes, first.rate_hz)
+    out: dict[int, list[F64]] = {c: [] for c in classes}
     spent = 0.0
-    for k in range(seq.n_frames):
+    for k in range(first.n_frames):
+        frame = {s.coco_class: (s.boxes[k], s.scores[k]) for s in seqs}
         t0 = time.perf_counter()
-        rows = tracker.update(seq.boxes[k], seq.scores[k], seq.stamp_s(k))
+        rows = tracker.update(frame, first.stamp_s(k))
         spent += time.perf_counter() - t0
-        out.append(rows)
-    return TrackerOutput(seq, out, spent)
+        for c in classes:
+            out[c].append(rows[c])
+    return [TrackerOutput(s, out[s.coco_class], spent / len(seqs)) for s in seqs]
 
 
 def _trackeval() -> Any:

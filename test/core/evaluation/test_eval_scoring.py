@@ -39,14 +39,26 @@ def test_ground_truth_scores_perfectly_and_id_changes_cost_idf1() -> None:
     assert sw["IDSW"] > 0 and sw["IDF1"] < 90.0 and sw["HOTA"] < gt["HOTA"]
 
 
-def test_trackers_run_and_score_on_one_sequence() -> None:
+def test_trackers_run_and_score_on_one_recording() -> None:
+    """Both classes of sequence 0000 through each tracker together: one output per class, scored; our
+    one tracker numbers its tracks across both classes, so no id is in both."""
     factories = peers.make_factories()
-    seq = data.load_kitti(KITTI, "0000", "car")
-    outs = {name: [scoring.run_sequence(factories[name], seq)] for name in ("lepton", "sort")}
-    res = scoring.score_kitti(KITTI / "label", outs, ["car"])
-    for name in outs:
+    rec = [data.load_kitti(KITTI, "0000", c) for c in ("car", "pedestrian")]
+    outs = {name: scoring.run_recording(factories[name], rec) for name in ("lepton", "sort")}
+    res = scoring.score_kitti(KITTI / "label", outs, ["car", "pedestrian"])
+    for name, (car, ped) in outs.items():
+        assert (car.seq.cls, ped.seq.cls) == ("car", "pedestrian") and len(car.frames) == rec[0].n_frames
         assert 40.0 < res[name]["car"]["HOTA"] < 100.0
-        assert outs[name][0].seconds > 0
+        assert car.seconds > 0 and car.seconds == ped.seconds
+    car, ped = outs["lepton"]
+    car_ids, ped_ids = ({int(i) for f in o.frames for i in f[:, 4]} for o in (car, ped))
+    assert car_ids and ped_ids and not car_ids & ped_ids
+
+
+def test_a_recordings_classes_must_share_its_images() -> None:
+    rec = [data.load_kitti(KITTI, "0000", "car"), data.load_kitti(KITTI, "0002", "pedestrian")]
+    with pytest.raises(ValueError, match="share its images"):
+        scoring.run_recording(peers.make_factories()["sort"], rec)
 
 
 def test_mot15_ground_truth_scores_perfectly() -> None:

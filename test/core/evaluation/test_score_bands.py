@@ -102,7 +102,7 @@ def test_tracker_pass_bands_reported_boxes_by_their_detection_score() -> None:
     boxes[7] = np.concatenate([boxes[7], [[400.0, 100.0, 440.0, 200.0]]])
     scores[7] = np.array([0.95, 0.95])
     truth = [sb.FrameTruth(b[:1]) for b in boxes]
-    raw, reported = sb.score_sequences([(_sequence(boxes, scores), truth)])
+    ((raw, reported),) = sb.score_recordings([[(_sequence(boxes, scores), truth)]]).values()
     low, high = raw.bands((0.3, 0.5, 1.0))
     assert (low.n, low.true, high.n, high.true) == (1, 1, 10, 9)
     low, high = reported.bands((0.3, 0.5, 1.0))
@@ -115,8 +115,8 @@ def test_shared_kitti_detections_are_trustworthy_only_near_the_top(cls: str, kit
     most of the time, those under 0.5 seldom; the tracker's support raises the low band's precision."""
     kitti = SHARED / "kitti"
     seqs = [data.load_kitti(kitti, s, cls) for s in data.kitti_sequences(kitti)]
-    pairs = [(s, sb.kitti_truth(kitti / "label" / f"{s.name}.txt", kitti_type, s.n_frames)) for s in seqs]
-    raw, reported = sb.score_sequences(pairs)
+    pairs = [[(s, sb.kitti_truth(kitti / "label" / f"{s.name}.txt", kitti_type, s.n_frames))] for s in seqs]
+    raw, reported = sb.score_recordings(pairs)[cls]
     raw_low, raw_high = raw.bands((0.3, 0.5, 0.9, 1.0))[::2]
     rep_low = reported.bands((0.3, 0.5, 0.9, 1.0))[0]
     assert raw_high.precision is not None and raw_high.precision > 0.5
