@@ -247,8 +247,7 @@ def _detail_table(details: dict[str, dict[str, dict[str, float]]]) -> str:
 def _cell_fps(r: dict[str, Any], key: str) -> float | None:
     if key == "mot15_pedestrian":
         return r[key]["fps"] if key in r else None
-    fps: float = r["fps"]
-    return fps
+    return float(r["fps"])
 
 
 def _table(result: dict[str, Any]) -> str:

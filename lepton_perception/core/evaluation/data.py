@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,16 @@ class DetectionSequence:
 
     def stamp_s(self, frame: int) -> float:
         return frame / self.rate_hz
+
+
+def recording_frames(seqs: Sequence[DetectionSequence]) -> Iterator[tuple[float, dict[int, tuple[F64, F64]]]]:
+    """Per image of one recording given as its classes' sequences (``seqs``, same images): (stamp s,
+    {COCO class id: ((N, 4) xyxy px boxes, (N,) scores)}), what every tracker is given together."""
+    first = seqs[0]
+    if any((s.name, s.n_frames, s.rate_hz) != (first.name, first.n_frames, first.rate_hz) for s in seqs):
+        raise ValueError(f"classes of one recording must share its images: {[(s.name, s.cls) for s in seqs]}")
+    for k in range(first.n_frames):
+        yield first.stamp_s(k), {s.coco_class: (s.boxes[k], s.scores[k]) for s in seqs}
 
 
 def _split_frames(

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from lepton_perception.core.boxes import iou_matrix
-from lepton_perception.core.evaluation.data import DetectionSequence
+from lepton_perception.core.evaluation.data import DetectionSequence, recording_frames
 from lepton_perception.core.evaluation.peers import LeptonTracker
 from lepton_perception.core.tracking import TrackerConfig
 
@@ -145,9 +145,8 @@ def score_recordings(
     for rec in recordings:
         tracker = LeptonTracker(config)
         cells = [out.setdefault(seq.cls, (ScoredBoxes(), ScoredBoxes())) for seq, _ in rec]
-        for k in range(rec[0][0].n_frames):
-            frame = {seq.coco_class: (seq.boxes[k], seq.scores[k]) for seq, _ in rec}
-            tracks = tracker.reported(frame, rec[0][0].stamp_s(k))
+        for k, (stamp_s, frame) in enumerate(recording_frames([seq for seq, _ in rec])):
+            tracks = tracker.reported(frame, stamp_s)
             for (seq, truth), (raw, reported) in zip(rec, cells, strict=True):
                 raw.add(seq.scores[k], seq.boxes[k], truth[k])
                 mine = [t for t in tracks if t.class_id == seq.coco_class]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lepton_perception.core.evaluation.data import DetectionSequence
+from lepton_perception.core.evaluation.data import DetectionSequence, recording_frames
 from lepton_perception.core.evaluation.peers import TrackerFactory
 
 F64 = npt.NDArray[np.float64]
@@ -48,17 +48,13 @@ class TrackerOutput:
 def run_recording(factory: TrackerFactory, seqs: Sequence[DetectionSequence]) -> list[TrackerOutput]:
     """One fresh tracker over every image of one recording, given all its classes (``seqs``: one per
     class, same images); times only the tracker's ``update`` calls. One output per class."""
-    first = seqs[0]
-    if any((s.name, s.n_frames, s.rate_hz) != (first.name, first.n_frames, first.rate_hz) for s in seqs):
-        raise ValueError(f"classes of one recording must share its images: {[(s.name, s.cls) for s in seqs]}")
     classes = [s.coco_class for s in seqs]
-    tracker = factory(classes, first.rate_hz)
+    tracker = factory(classes, seqs[0].rate_hz)
     out: dict[int, list[F64]] = {c: [] for c in classes}
     spent = 0.0
-    for k in range(first.n_frames):
-        frame = {s.coco_class: (s.boxes[k], s.scores[k]) for s in seqs}
+    for stamp_s, frame in recording_frames(seqs):
         t0 = time.perf_counter()
-        rows = tracker.update(frame, first.stamp_s(k))
+        rows = tracker.update(frame, stamp_s)
         spent += time.perf_counter() - t0
         for c in classes:
             out[c].append(rows[c])
